@@ -1,0 +1,1 @@
+"""HTTP plumbing shared by the thin handlers in ``functions/``: schemas, auth, errors."""

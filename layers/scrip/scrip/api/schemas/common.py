@@ -1,0 +1,79 @@
+"""Types shared by every endpoint's schema: ids, amounts, errors, pagination."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Any
+from uuid import UUID
+
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
+
+from scrip.domain.amounts import DECIMAL_PATTERN, parse_decimal
+from scrip.domain.errors import ApiError
+from scrip.domain.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+
+
+def _decimal_string(value: Any) -> Decimal:
+    try:
+        return parse_decimal(value, field="amount")
+    except ApiError as error:
+        raise ValueError(error.message.replace("amount ", "value ", 1)) from None
+
+
+DecimalString = Annotated[
+    Decimal,
+    BeforeValidator(_decimal_string),
+    PlainSerializer(lambda d: format(d, "f"), return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "pattern": DECIMAL_PATTERN, "examples": ["100", "12.50"]}),
+]
+"""A non-negative decimal string (01-platform §4.4): exact, no exponent, never a JSON number."""
+
+ResourceId = Annotated[UUID, Path(description="Resource id (UUID)")]
+Limit = Annotated[
+    int,
+    Query(ge=1, le=MAX_LIMIT, description=f"Page size, 1-{MAX_LIMIT} (default {DEFAULT_LIMIT}); larger values are 400"),
+]
+Cursor = Annotated[str | None, Query(description="Opaque `pagination.next_cursor` of the previous page")]
+
+
+class RequestModel(BaseModel):
+    """Unknown fields are ignored (01-platform §4.2).
+
+    Fields that must not be coerced use strict types (``StrictInt`` for ``scale``): the body
+    arrives as Python objects, where a model-wide strict mode would refuse enum strings.
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+
+class Pagination(BaseModel):
+    has_more: bool
+    next_cursor: str | None = Field(description="Present iff has_more; pass it as `cursor` for the next page")
+
+
+class ListResponse[T](BaseModel):
+    data: list[T]
+    pagination: Pagination
+
+    @classmethod
+    def of(cls, page: Page[Any], data: list[T]) -> ListResponse[T]:
+        return cls(data=data, pagination=Pagination(has_more=page.has_more, next_cursor=page.next_cursor))
+
+
+class ErrorDetails(BaseModel):
+    field: str | None = None
+    reason: str | None = None
+    expected: str | None = None
+    received: Any = None
+    message: str | None = None
+    fields: list[str] | None = None
+
+
+class ErrorBody(BaseModel):
+    """Every non-2xx response (01-platform §4.9, decision 23)."""
+
+    code: str = Field(description="Stable machine-readable code, e.g. `validation_error`")
+    message: str
+    details: dict[str, Any] | None = None
+    request_id: str = Field(description="`req_…`, also sent as the X-Request-Id header")

@@ -1,0 +1,1 @@
+"""Domain vocabulary and rules: pure Python, no AWS SDK."""

@@ -1,0 +1,257 @@
+"""Make moto's DynamoDB behave like DynamoDB where the local stack depends on it.
+
+Measured problems of moto 5.2.5 that these patches fix (see DEVELOPERS.md):
+
+* ``TransactWriteItems`` deep-copies every table it touches so it can roll back (230 ms at
+  1,000 items, 1 s at 5,000) and keeps the copies alive. Here a transaction records an undo
+  entry per touched item instead, and a cancelled transaction also withdraws the stream
+  records its partial writes emitted.
+* ``Query`` walks and sorts the whole table for every call. Here each partition keeps its
+  items in a ``SortedDict`` and a base-table query reads only the key range it asks for.
+* Requests run unsynchronised, so two threads could both pass a condition before either
+  writes. Here every DynamoDB request holds one lock, which gives conditional writes and
+  transactions the atomicity DynamoDB guarantees.
+* A put or update that leaves an item unchanged emits a stream record (DynamoDB does not).
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections import defaultdict
+from typing import Any
+
+from sortedcontainers import SortedDict
+
+_LOCK = threading.RLock()
+_applied = False
+_MAX_CHAR = "\U0010ffff"
+
+
+def apply() -> None:
+    global _applied
+    if _applied:
+        return
+    _applied = True
+    _serialise_requests()
+    _sorted_partitions()
+    _undo_log_transactions()
+    _no_records_for_unchanged_items()
+
+
+def _serialise_requests() -> None:
+    from moto.dynamodb.responses import DynamoHandler
+    from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
+
+    for handler in (DynamoHandler, DynamoDBStreamsHandler):
+        original = handler.call_action
+
+        def call_action(self: Any, _original: Any = original) -> Any:
+            with _LOCK:
+                return _original(self)
+
+        handler.call_action = call_action  # type: ignore[method-assign]
+
+
+def _sorted_partitions() -> None:
+    from moto.dynamodb.models import table as table_module
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    Table = table_module.Table
+    original_init = Table.__init__
+    original_query = Table.query
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        if self.range_key_attr is not None:
+            self.items = defaultdict(SortedDict)
+
+    def query(
+        self: Any,
+        hash_key: Any,
+        range_comparison: str | None,
+        range_objs: list[Any],
+        limit: int,
+        exclusive_start_key: dict[str, Any] | None,
+        scan_index_forward: bool,
+        projection_expressions: Any,
+        index_name: str | None = None,
+        consistent_read: bool = False,
+        filter_expression: Any = None,
+        hash_key_conditions: Any = None,
+        range_key_conditions: Any = None,
+        **filter_kwargs: Any,
+    ) -> Any:
+        partition = self.items.get(hash_key) if hash_key is not None else None
+        fast = (
+            index_name is None
+            and not filter_kwargs
+            and self.range_key_attr is not None
+            and (range_key_conditions is None or len(range_key_conditions) <= 1)
+            and (partition is None or isinstance(partition, SortedDict))
+            and all(getattr(o, "type", "S") in ("S", "N") for o in range_objs)
+        )
+        if not fast:
+            return original_query(
+                self,
+                hash_key,
+                range_comparison,
+                range_objs,
+                limit,
+                exclusive_start_key,
+                scan_index_forward,
+                projection_expressions,
+                index_name,
+                consistent_read,
+                filter_expression,
+                hash_key_conditions=hash_key_conditions,
+                range_key_conditions=range_key_conditions,
+                **filter_kwargs,
+            )
+        if partition is None:
+            return [], 0, None
+        low, high, inclusive = _bounds(range_comparison, range_objs, DynamoType)
+        prefix = range_objs[0].value if range_comparison == "BEGINS_WITH" else None
+        if exclusive_start_key:
+            start = DynamoType(exclusive_start_key[self.range_key_attr])
+            if scan_index_forward:
+                if low is None or start >= low:
+                    low, inclusive = start, (False, inclusive[1])
+            elif high is None or start <= high:
+                high, inclusive = start, (inclusive[0], False)
+        results: list[Any] = []
+        size = 0
+        last_evaluated_key = None
+        for range_key in partition.irange(low, high, inclusive=inclusive, reverse=not scan_index_forward):
+            item = partition[range_key]
+            if prefix is not None and not str(range_key.value).startswith(prefix):
+                continue
+            if (limit is not None and len(results) == limit) or size + item.size() > table_module.RESULT_SIZE_LIMIT:
+                last_evaluated_key = self._get_last_evaluated_key(results[-1], None)
+                break
+            results.append(item)
+            size += item.size()
+        scanned = len(results)
+        results = copy.deepcopy(results)
+        if filter_expression is not None:
+            results = [item for item in results if filter_expression.expr(item)]
+        if projection_expressions:
+            results = [r.project(projection_expressions) for r in results]
+        return results, scanned, last_evaluated_key
+
+    Table.__init__ = __init__  # type: ignore[method-assign]
+    Table.query = query  # type: ignore[method-assign]
+
+
+def _bounds(comparison: str | None, objs: list[Any], dynamo_type: Any) -> tuple[Any, Any, tuple[bool, bool]]:
+    if comparison is None:
+        return None, None, (True, True)
+    if comparison == "EQ":
+        return objs[0], objs[0], (True, True)
+    if comparison == "LT":
+        return None, objs[0], (True, False)
+    if comparison == "LE":
+        return None, objs[0], (True, True)
+    if comparison == "GT":
+        return objs[0], None, (False, True)
+    if comparison == "GE":
+        return objs[0], None, (True, True)
+    if comparison == "BETWEEN":
+        return objs[0], objs[1], (True, True)
+    if comparison == "BEGINS_WITH":
+        prefix = objs[0].value
+        return objs[0], dynamo_type({"S": prefix + _MAX_CHAR}), (True, True)
+    raise ValueError(f"unsupported range comparison {comparison}")
+
+
+def _undo_log_transactions() -> None:
+    from moto.dynamodb.exceptions import MultipleTransactionsException, TransactionCanceledException
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    original = DynamoDBBackend.transact_write_items
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        undo: list[tuple[Any, Any, Any, Any]] = []  # (table, hash, range, previous item)
+        shard_lengths: dict[str, int] = {}
+        seen: set[tuple[str, str]] = set()
+        for entry in transact_items:
+            _, op = next(iter(entry.items()))
+            table = self.tables.get(op.get("TableName"))
+            if table is None:
+                continue
+            key = op.get("Key") or {
+                k: v for k, v in op.get("Item", {}).items() if k in (table.hash_key_attr, table.range_key_attr)
+            }
+            if table.hash_key_attr not in key:
+                continue
+            identity = (table.name, str(sorted(key.items())))
+            if identity in seen:
+                continue  # moto raises MultipleTransactionsException itself
+            seen.add(identity)
+            hash_value = DynamoType(key[table.hash_key_attr])
+            range_value = DynamoType(key[table.range_key_attr]) if table.range_key_attr in key else None
+            previous = (
+                table.get_item(hash_value, range_value)
+                if (range_value is not None or table.range_key_attr is None)
+                else None
+            )
+            undo.append((table, hash_value, range_value, copy.deepcopy(previous)))
+            if table.stream_shard is not None:
+                shard_lengths.setdefault(table.name, len(table.stream_shard.items))
+
+        # moto backs up whole tables through copy.deepcopy(Table); hand it the live table
+        # instead (the undo log restores what is needed).
+        original_deepcopy = copy.deepcopy
+        from moto.dynamodb.models.table import Table
+
+        def shallow_for_tables(value: Any, memo: Any = None) -> Any:
+            if isinstance(value, Table):
+                return value
+            return original_deepcopy(value, memo)
+
+        import moto.dynamodb.models as backend_module
+
+        backend_module.copy.deepcopy = shallow_for_tables  # type: ignore[attr-defined]
+        try:
+            original(self, transact_items)
+        except (TransactionCanceledException, MultipleTransactionsException, Exception):
+            for table, hash_value, range_value, previous in reversed(undo):
+                _restore(table, hash_value, range_value, previous)
+            for table_name, length in shard_lengths.items():
+                shard = self.tables[table_name].stream_shard
+                del shard.items[length:]
+            raise
+        finally:
+            backend_module.copy.deepcopy = original_deepcopy  # type: ignore[attr-defined]
+
+    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
+def _restore(table: Any, hash_value: Any, range_value: Any, previous: Any) -> None:
+    if range_value is None:
+        if previous is None:
+            table.items.pop(hash_value, None)
+        else:
+            table.items[hash_value] = previous
+        return
+    partition = table.items[hash_value]
+    if previous is None:
+        partition.pop(range_value, None)
+        if not partition:
+            del table.items[hash_value]
+    else:
+        partition[range_value] = previous
+
+
+def _no_records_for_unchanged_items() -> None:
+    from moto.dynamodb.models.table import StreamShard
+
+    original_add = StreamShard.add
+
+    def add(self: Any, old: Any, new: Any) -> None:
+        if old is not None and new is not None and old.attrs == new.attrs:
+            return
+        original_add(self, old, new)
+
+    StreamShard.add = add  # type: ignore[method-assign]
