@@ -30,6 +30,29 @@ LOCAL_AWS_ENVIRONMENT = {
 }
 
 
+_shared_mock: Any = None  # one embedded moto per process, shared by every stack in it
+_mock_users = 0
+
+
+def _start_embedded_mock() -> None:
+    global _shared_mock, _mock_users
+    if _shared_mock is None:
+        from moto import mock_aws
+
+        moto_patches.apply()
+        _shared_mock = mock_aws()
+        _shared_mock.start()
+    _mock_users += 1
+
+
+def _stop_embedded_mock() -> None:
+    global _shared_mock, _mock_users
+    _mock_users -= 1
+    if _mock_users == 0 and _shared_mock is not None:
+        _shared_mock.stop()
+        _shared_mock = None
+
+
 def uses_external_endpoint() -> bool:
     return any(os.environ.get(name) for name in ENDPOINT_VARIABLES)
 
@@ -51,11 +74,9 @@ class Emulator:
             os.environ.setdefault(name, value)
         self.region = os.environ["AWS_DEFAULT_REGION"]
         if self.embedded:
-            from moto import mock_aws
-
-            moto_patches.apply()
-            self._mock = mock_aws()
-            self._mock.start()
+            # A second mock_aws().start() would reset the first one's data: stacks share one.
+            _start_embedded_mock()
+            self._mock = True
             if self.aws_port is not None:
                 from moto.server import ThreadedMotoServer
 
@@ -67,8 +88,9 @@ class Emulator:
     def stop(self) -> None:
         if self._server is not None:
             self._server.stop()
-        if self._mock is not None:
-            self._mock.stop()
+        if self._mock:
+            _stop_embedded_mock()
+            self._mock = None
 
     # ---------------------------------------------------------------- clients
     def client(self, service: str) -> Any:

@@ -26,6 +26,7 @@ from sortedcontainers import SortedDict
 _LOCK = threading.RLock()
 _applied = False
 _MAX_CHAR = "\U0010ffff"
+_OPERATORS = {"=": "EQ", "<": "LT", "<=": "LE", ">": "GT", ">=": "GE"}
 
 
 def apply() -> None:
@@ -111,7 +112,7 @@ def _sorted_partitions() -> None:
         if partition is None:
             return [], 0, None
         low, high, inclusive = _bounds(range_comparison, range_objs, DynamoType)
-        prefix = range_objs[0].value if range_comparison == "BEGINS_WITH" else None
+        prefix = range_objs[0].value if (range_comparison or "").upper() == "BEGINS_WITH" else None
         if exclusive_start_key:
             start = DynamoType(exclusive_start_key[self.range_key_attr])
             if scan_index_forward:
@@ -146,6 +147,7 @@ def _sorted_partitions() -> None:
 def _bounds(comparison: str | None, objs: list[Any], dynamo_type: Any) -> tuple[Any, Any, tuple[bool, bool]]:
     if comparison is None:
         return None, None, (True, True)
+    comparison = _OPERATORS.get(comparison, comparison.upper())
     if comparison == "EQ":
         return objs[0], objs[0], (True, True)
     if comparison == "LT":

@@ -1,0 +1,192 @@
+"""The emulator behaves like DynamoDB where the application depends on it.
+
+Each test states a DynamoDB guarantee and checks it against the patched moto the local
+stack runs (see ``scrip_local.moto_patches``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+
+@pytest.fixture
+def dynamodb(stack) -> Any:  # type: ignore[no-untyped-def]
+    return boto3.client("dynamodb", region_name="us-east-1")
+
+
+@pytest.fixture
+def table_name(dynamodb: Any) -> str:
+    name = f"patch-test-{uuid.uuid4().hex[:8]}"
+    dynamodb.create_table(
+        TableName=name,
+        AttributeDefinitions=[
+            {"AttributeName": "PK", "AttributeType": "S"},
+            {"AttributeName": "SK", "AttributeType": "S"},
+        ],
+        KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )
+    return name
+
+
+def _stream_records(table_name: str) -> list[dict[str, Any]]:
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    streams = boto3.client("dynamodbstreams", region_name="us-east-1")
+    arn = client.describe_table(TableName=table_name)["Table"]["LatestStreamArn"]
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")[
+        "ShardIterator"
+    ]
+    return list(streams.get_records(ShardIterator=iterator)["Records"])
+
+
+def _put(pk: str, sk: str, table_name: str, **attributes: Any) -> dict[str, Any]:
+    item = {"PK": {"S": pk}, "SK": {"S": sk}, **{k: {"S": v} for k, v in attributes.items()}}
+    return {"Put": {"TableName": table_name, "Item": item}}
+
+
+def test_cancelled_transaction_leaves_no_items_and_no_stream_records(dynamodb: Any, table_name: str) -> None:
+    dynamodb.put_item(TableName=table_name, Item={"PK": {"S": "a"}, "SK": {"S": "1"}, "v": {"S": "original"}})
+    before = _stream_records(table_name)
+    with pytest.raises(ClientError) as raised:
+        dynamodb.transact_write_items(
+            TransactItems=[
+                _put("a", "1", table_name, v="overwritten"),
+                _put("b", "1", table_name, v="new"),
+                {
+                    "Update": {
+                        "TableName": table_name,
+                        "Key": {"PK": {"S": "c"}, "SK": {"S": "1"}},
+                        "UpdateExpression": "SET v = :v",
+                        "ExpressionAttributeValues": {":v": {"S": "upserted"}},
+                    }
+                },
+                {
+                    "ConditionCheck": {
+                        "TableName": table_name,
+                        "Key": {"PK": {"S": "missing"}, "SK": {"S": "1"}},
+                        "ConditionExpression": "attribute_exists(PK)",
+                    }
+                },
+            ]
+        )
+    reasons = [r["Code"] for r in raised.value.response["CancellationReasons"]]
+    assert reasons == ["None", "None", "None", "ConditionalCheckFailed"]
+    assert (
+        dynamodb.get_item(TableName=table_name, Key={"PK": {"S": "a"}, "SK": {"S": "1"}})["Item"]["v"]["S"]
+        == "original"
+    )
+    assert "Item" not in dynamodb.get_item(TableName=table_name, Key={"PK": {"S": "b"}, "SK": {"S": "1"}})
+    assert "Item" not in dynamodb.get_item(TableName=table_name, Key={"PK": {"S": "c"}, "SK": {"S": "1"}})
+    assert _stream_records(table_name) == before
+
+
+def test_committed_transaction_emits_one_record_per_item(dynamodb: Any, table_name: str) -> None:
+    dynamodb.transact_write_items(TransactItems=[_put("x", "1", table_name, v="1"), _put("x", "2", table_name, v="2")])
+    records = _stream_records(table_name)
+    assert [r["eventName"] for r in records] == ["INSERT", "INSERT"]
+
+
+def test_put_that_changes_nothing_emits_no_record(dynamodb: Any, table_name: str) -> None:
+    item = {"PK": {"S": "same"}, "SK": {"S": "1"}, "v": {"S": "x"}}
+    dynamodb.put_item(TableName=table_name, Item=item)
+    dynamodb.put_item(TableName=table_name, Item=item)
+    dynamodb.put_item(TableName=table_name, Item={**item, "v": {"S": "y"}})
+    assert [r["eventName"] for r in _stream_records(table_name)] == ["INSERT", "MODIFY"]
+
+
+def _query_keys(dynamodb: Any, table_name: str, **kwargs: Any) -> list[str]:
+    keys: list[str] = []
+    while True:
+        response = dynamodb.query(TableName=table_name, **kwargs)
+        keys.extend(i["SK"]["S"] for i in response["Items"])
+        if "LastEvaluatedKey" not in response:
+            return keys
+        kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
+@pytest.mark.parametrize(
+    ("condition", "values", "expected"),
+    [
+        ("PK = :p", {}, lambda sks: sks),
+        ("PK = :p AND SK = :a", {":a": "k05"}, lambda sks: ["k05"]),
+        ("PK = :p AND SK < :a", {":a": "k05"}, lambda sks: [s for s in sks if s < "k05"]),
+        ("PK = :p AND SK <= :a", {":a": "k05"}, lambda sks: [s for s in sks if s <= "k05"]),
+        ("PK = :p AND SK > :a", {":a": "k05"}, lambda sks: [s for s in sks if s > "k05"]),
+        ("PK = :p AND SK >= :a", {":a": "k05"}, lambda sks: [s for s in sks if s >= "k05"]),
+        (
+            "PK = :p AND SK BETWEEN :a AND :b",
+            {":a": "k03", ":b": "k07"},
+            lambda sks: [s for s in sks if "k03" <= s <= "k07"],
+        ),
+        ("PK = :p AND begins_with(SK, :a)", {":a": "k1"}, lambda sks: [s for s in sks if s.startswith("k1")]),
+    ],
+)
+@pytest.mark.parametrize("forward", [True, False])
+@pytest.mark.parametrize("limit", [None, 1, 3])
+def test_query_reads_the_requested_range_in_order(
+    dynamodb: Any,
+    table_name: str,
+    condition: str,
+    values: dict[str, str],
+    expected: Any,
+    forward: bool,
+    limit: int | None,
+) -> None:
+    sort_keys = [f"k{i:02d}" for i in range(20)] + ["j", "l"]
+    for sk in sort_keys:
+        dynamodb.put_item(TableName=table_name, Item={"PK": {"S": "p"}, "SK": {"S": sk}})
+        dynamodb.put_item(TableName=table_name, Item={"PK": {"S": "other"}, "SK": {"S": sk}})
+    kwargs: dict[str, Any] = {
+        "KeyConditionExpression": condition,
+        "ExpressionAttributeValues": {":p": {"S": "p"}, **{k: {"S": v} for k, v in values.items()}},
+        "ScanIndexForward": forward,
+    }
+    if limit:
+        kwargs["Limit"] = limit
+    wanted = expected(sorted(sort_keys))
+    assert _query_keys(dynamodb, table_name, **kwargs) == (wanted if forward else list(reversed(wanted)))
+
+
+def test_query_filter_applies_after_limit(dynamodb: Any, table_name: str) -> None:
+    for i in range(6):
+        dynamodb.put_item(
+            TableName=table_name, Item={"PK": {"S": "f"}, "SK": {"S": f"{i}"}, "even": {"BOOL": i % 2 == 0}}
+        )
+    response = dynamodb.query(
+        TableName=table_name,
+        KeyConditionExpression="PK = :p",
+        FilterExpression="even = :t",
+        ExpressionAttributeValues={":p": {"S": "f"}, ":t": {"BOOL": True}},
+        Limit=3,
+    )
+    assert [i["SK"]["S"] for i in response["Items"]] == ["0", "2"]
+    assert response["ScannedCount"] == 3
+    assert response["LastEvaluatedKey"]["SK"]["S"] == "2"
+
+
+def test_numeric_sort_keys_sort_numerically(dynamodb: Any) -> None:
+    name = f"patch-num-{uuid.uuid4().hex[:8]}"
+    dynamodb.create_table(
+        TableName=name,
+        AttributeDefinitions=[
+            {"AttributeName": "PK", "AttributeType": "S"},
+            {"AttributeName": "SK", "AttributeType": "N"},
+        ],
+        KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    for n in [10, 9, 100, 1]:
+        dynamodb.put_item(TableName=name, Item={"PK": {"S": "n"}, "SK": {"N": str(n)}})
+    response = dynamodb.query(
+        TableName=name,
+        KeyConditionExpression="PK = :p AND SK > :m",
+        ExpressionAttributeValues={":p": {"S": "n"}, ":m": {"N": "5"}},
+    )
+    assert [i["SK"]["N"] for i in response["Items"]] == ["9", "10", "100"]
