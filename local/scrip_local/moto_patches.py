@@ -12,6 +12,9 @@ Measured problems of moto 5.2.5 that these patches fix (see DEVELOPERS.md):
   writes. Here every DynamoDB request holds one lock, which gives conditional writes and
   transactions the atomicity DynamoDB guarantees.
 * A put or update that leaves an item unchanged emits a stream record (DynamoDB does not).
+* Responses are serialised by walking botocore's shape model attribute by attribute: about
+  2.5 ms per item read. Item-reading operations, whose results are already plain JSON
+  structures, are dumped directly instead.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ def apply() -> None:
     _sorted_partitions()
     _undo_log_transactions()
     _no_records_for_unchanged_items()
+    _direct_json_for_item_reads()
 
 
 def _serialise_requests() -> None:
@@ -257,3 +261,35 @@ def _no_records_for_unchanged_items() -> None:
         original_add(self, old, new)
 
     StreamShard.add = add  # type: ignore[method-assign]
+
+
+_ITEM_READS = frozenset({"GetItem", "Query", "Scan", "BatchGetItem"})
+
+
+def _json_default(value: Any) -> Any:
+    import base64
+    from datetime import datetime
+
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    if isinstance(value, datetime):
+        return value.timestamp()
+    if isinstance(value, set):
+        return list(value)
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def _direct_json_for_item_reads() -> None:
+    import json
+
+    from moto.dynamodb.responses import DynamoResult
+
+    original = DynamoResult.execute_result
+
+    def execute_result(self: Any, context: Any) -> Any:
+        if context.operation_model.name not in _ITEM_READS:
+            return original(self, context)
+        body = json.dumps(self.result, default=_json_default, separators=(",", ":"))
+        return 200, {"Content-Type": "application/x-amz-json-1.0"}, body
+
+    DynamoResult.execute_result = execute_result  # type: ignore[method-assign]

@@ -190,3 +190,36 @@ def test_numeric_sort_keys_sort_numerically(dynamodb: Any) -> None:
         ExpressionAttributeValues={":p": {"S": "n"}, ":m": {"N": "5"}},
     )
     assert [i["SK"]["N"] for i in response["Items"]] == ["9", "10", "100"]
+
+
+def test_item_reads_return_every_attribute_type_intact(dynamodb: Any, table_name: str) -> None:
+    item = {
+        "PK": {"S": "types"},
+        "SK": {"S": "1"},
+        "s": {"S": "text é"},
+        "n": {"N": "12.500"},
+        "b": {"B": b"\x00\xffbytes"},
+        "bool": {"BOOL": False},
+        "null": {"NULL": True},
+        "ss": {"SS": ["a", "b"]},
+        "ns": {"NS": ["1", "2.5"]},
+        "bs": {"BS": [b"x"]},
+        "l": {"L": [{"S": "x"}, {"N": "1"}, {"M": {"k": {"S": "v"}}}]},
+        "m": {"M": {"nested": {"L": []}}},
+    }
+    dynamodb.put_item(TableName=table_name, Item=item)
+    got = dynamodb.get_item(TableName=table_name, Key={"PK": {"S": "types"}, "SK": {"S": "1"}})["Item"]
+    queried = dynamodb.query(
+        TableName=table_name, KeyConditionExpression="PK = :p", ExpressionAttributeValues={":p": {"S": "types"}}
+    )
+    batch = dynamodb.batch_get_item(RequestItems={table_name: {"Keys": [{"PK": {"S": "types"}, "SK": {"S": "1"}}]}})
+    for found in (got, queried["Items"][0], batch["Responses"][table_name][0]):
+        assert {k: v for k, v in found.items() if k not in ("ss", "ns", "bs")} == {
+            k: v for k, v in item.items() if k not in ("ss", "ns", "bs")
+        }
+        assert (
+            sorted(found["ss"]["SS"]) == ["a", "b"]
+            and sorted(found["ns"]["NS"]) == ["1", "2.5"]
+            and found["bs"]["BS"] == [b"x"]
+        )
+    assert queried["Count"] == 1 and queried["ScannedCount"] == 1

@@ -66,3 +66,40 @@ def idempotency(org_id: str, program_id: str, family: str, key: str) -> str:
 def chronological(created_at: str, entity_id: str) -> str:
     """Sort key of list items: creation time, then id as the tie-breaker."""
     return f"{created_at}#{entity_id}"
+
+
+def participant(org_id: str, participant_id: str) -> str:
+    return f"ORG#{org_id}#PARTICIPANT#{participant_id}"
+
+
+def external_id(org_id: str, external_id_value: str) -> str:
+    return f"ORG#{org_id}#EXTERNALID#{external_id_value}"
+
+
+PARTICIPANT_LIST_SHARDS = 4
+
+
+def participants_list(org_id: str, order: str, shard: int) -> str:
+    """One of the sharded participant lists (orders: BY_CREATED, BY_EXTERNAL_ID, BY_STATUS)."""
+    return f"ORG#{org_id}#PARTICIPANTS#{order}#{shard}"
+
+
+def program_enrolled(org_id: str, program_id: str) -> str:
+    return f"ORG#{org_id}#PROGRAM#{program_id}#ENROLLED"
+
+
+def group(org_id: str, group_id: str) -> str:
+    return f"ORG#{org_id}#GROUP#{group_id}"
+
+
+def groups_by_created(org_id: str) -> str:
+    return f"ORG#{org_id}#GROUPS#BY_CREATED"
+
+
+def state_history(owner_partition: str) -> str:
+    return f"{owner_partition}#STATEHISTORY"
+
+
+def shard_of(entity_id: str, shards: int) -> int:
+    """A stable shard for an id (ids are random UUIDs, so this spreads evenly)."""
+    return int(hashlib.sha256(entity_id.encode()).hexdigest()[:8], 16) % shards

@@ -37,8 +37,6 @@ def read_page(
     }
     if item_filter is not None:
         params["FilterExpression"] = item_filter
-        # A selective filter would otherwise cost one round trip per `limit` items scanned.
-        params["Limit"] = max(limit + 1, 200)
     found: list[dict[str, Any]] = []
     while True:
         response = table.client().query(**params)
@@ -47,4 +45,31 @@ def read_page(
         if len(found) > limit or last is None:
             break
         params["ExclusiveStartKey"] = last
+        # The filter dropped items: read further ahead each round, so that a selective
+        # filter costs a few round trips, while an unselective one reads no more than needed.
+        params["Limit"] = min(1000, params["Limit"] * 2)
     return found[:limit], len(found) > limit
+
+
+def read_merged_page(
+    partitions: list[str],
+    *,
+    limit: int,
+    after: str | None,
+    descending: bool,
+    item_filter: Any = None,
+) -> tuple[list[dict[str, Any]], bool]:
+    """One page across sharded list partitions that share one sort order.
+
+    Sort keys are unique across shards (they end with the entity id), so one keyset position
+    resumes every shard: each shard contributes up to ``limit`` items after it, and the page is
+    the first ``limit`` of their merge.
+    """
+    merged: list[dict[str, Any]] = []
+    more = False
+    for partition in partitions:
+        found, has_more = read_page(partition, limit=limit, after=after, descending=descending, item_filter=item_filter)
+        merged.extend(found)
+        more = more or has_more
+    merged.sort(key=lambda item: str(item["SK"]), reverse=descending)
+    return merged[:limit], more or len(merged) > limit
