@@ -47,7 +47,7 @@ class ChangeSource:
     event_timestamp: datetime | None = None
 
 
-def _source(caller: Caller) -> ChangeSource:
+def source_of(caller: Caller) -> ChangeSource:
     return ChangeSource(api_key_id=caller.api_key_id)
 
 
@@ -128,7 +128,7 @@ def add_tag(caller: Caller, owner: Owner, tag: str, source: ChangeSource | None 
     tag = normalize_tag(tag)
     require_owner(caller, owner, for_write=True)
     org, now = caller.organization_id, clock.now()
-    change = _change(StateType.TAG, tag, Operation.ADD, None, tag, now, source or _source(caller))
+    change = _change(StateType.TAG, tag, Operation.ADD, None, tag, now, source or source_of(caller))
     try:
         transactions.write(
             [
@@ -148,7 +148,7 @@ def remove_tag(caller: Caller, owner: Owner, tag: str, source: ChangeSource | No
     org = caller.organization_id
     if tag not in state_store.read(org, owner).tags:
         return  # removing an absent tag is a successful no-op, and records nothing
-    change = _change(StateType.TAG, tag, Operation.REMOVE, tag, None, clock.now(), source or _source(caller))
+    change = _change(StateType.TAG, tag, Operation.REMOVE, tag, None, clock.now(), source or source_of(caller))
     transactions.write(
         [
             state_store.owner_guard(org, owner),
@@ -158,28 +158,36 @@ def remove_tag(caller: Caller, owner: Owner, tag: str, source: ChangeSource | No
     )
 
 
-def replace_tags(caller: Caller, owner: Owner, tags: list[str]) -> list[str]:
-    """Make the owner's tags exactly ``tags`` (bulk sync); returns the sorted new set."""
-    wanted = sorted({normalize_tag(t) for t in tags})
-    require_owner(caller, owner, for_write=True)
-    org, now, source = caller.organization_id, clock.now(), _source(caller)
-    current = set(state_store.read(org, owner).tags)
-    added = [t for t in wanted if t not in current]
-    removed = sorted(current - set(wanted))
-    _check_change_count(len(added) + len(removed))
-    writes = [state_store.owner_guard(org, owner)]
-    for tag in added:
-        writes.append(state_store.tag_add(org, owner, tag, lambda: state_store.StaleState()))
+def tag_replacement_writes(
+    org: str, owner: Owner, current: list[str], wanted: list[str], now: datetime, source: ChangeSource
+) -> list[transactions.Write]:
+    """The writes that turn the ``current`` tag set into ``wanted``, with their history."""
+    current_set, wanted_set = set(current), set(wanted)
+    writes: list[transactions.Write] = []
+    for tag in sorted(wanted_set - current_set):
+        writes.append(state_store.tag_add(org, owner, tag, state_store.StaleState))
         writes.append(
             state_store.history_put(org, owner, _change(StateType.TAG, tag, Operation.ADD, None, tag, now, source))
         )
-    for tag in removed:
+    for tag in sorted(current_set - wanted_set):
         writes.append(state_store.tag_remove(org, owner, tag))
         writes.append(
             state_store.history_put(org, owner, _change(StateType.TAG, tag, Operation.REMOVE, tag, None, now, source))
         )
-    if len(writes) > 1:
-        transactions.write(writes)
+    _check_change_count(len(writes) // 2)
+    return writes
+
+
+def replace_tags(caller: Caller, owner: Owner, tags: list[str]) -> list[str]:
+    """Make the owner's tags exactly ``tags`` (bulk sync); returns the sorted new set."""
+    wanted = sorted({normalize_tag(t) for t in tags})
+    require_owner(caller, owner, for_write=True)
+    org = caller.organization_id
+    writes = tag_replacement_writes(
+        org, owner, state_store.read(org, owner).tags, wanted, clock.now(), source_of(caller)
+    )
+    if writes:
+        transactions.write([state_store.owner_guard(org, owner), *writes])
     return wanted
 
 
@@ -219,7 +227,7 @@ def set_counter(
     if isinstance(reset_after, str) and reset_after:
         parse_duration(reset_after)
     require_owner(caller, owner, for_write=True)
-    org, source = caller.organization_id, _source(caller)
+    org, source = caller.organization_id, source_of(caller)
 
     def attempt() -> Counter:
         now = clock.now()
@@ -255,7 +263,7 @@ def delete_counter(caller: Caller, owner: Owner, key: str) -> None:
         counter_text(previous.effective(now).value),
         None,
         now,
-        _source(caller),
+        source_of(caller),
     )
     transactions.write(
         [
@@ -354,6 +362,22 @@ def list_attributes(caller: Caller, owner: Owner, *, limit: int, cursor: str | N
     return Page([(i["key"], i["value"]) for i in found], _page_cursor(scope, resume))
 
 
+def attribute_merge_writes(
+    org: str, owner: Owner, current: dict[str, str], attributes: dict[str, str], now: datetime, source: ChangeSource
+) -> list[transactions.Write]:
+    """The writes that set the listed attributes (changed ones only), with their history."""
+    writes: list[transactions.Write] = []
+    for key, value in attributes.items():
+        check_key(key, "attributes")
+        if current.get(key) == value:
+            continue
+        writes.append(state_store.attribute_put(org, owner, key, value))
+        change = _change(StateType.ATTRIBUTE, key, Operation.SET, current.get(key), value, now, source)
+        writes.append(state_store.history_put(org, owner, change))
+    _check_change_count(len(writes) // 2)
+    return writes
+
+
 def merge_attributes(
     caller: Caller, owner: Owner, attributes: dict[str, str], source: ChangeSource | None = None
 ) -> dict[str, str]:
@@ -361,19 +385,11 @@ def merge_attributes(
     for key in attributes:
         check_key(key, "attributes")
     require_owner(caller, owner, for_write=True)
-    org, now = caller.organization_id, clock.now()
+    org = caller.organization_id
     current = state_store.read(org, owner).attributes
-    changed = {k: v for k, v in attributes.items() if current.get(k) != v}
-    _check_change_count(len(changed))
-    writes = [state_store.owner_guard(org, owner)]
-    for key, value in changed.items():
-        writes.append(state_store.attribute_put(org, owner, key, value))
-        change = _change(
-            StateType.ATTRIBUTE, key, Operation.SET, current.get(key), value, now, source or _source(caller)
-        )
-        writes.append(state_store.history_put(org, owner, change))
-    if changed:
-        transactions.write(writes)
+    writes = attribute_merge_writes(org, owner, current, attributes, clock.now(), source or source_of(caller))
+    if writes:
+        transactions.write([state_store.owner_guard(org, owner), *writes])
     return {**current, **attributes}
 
 
@@ -391,7 +407,7 @@ def delete_attribute(caller: Caller, owner: Owner, key: str) -> None:
     current = state_store.read(org, owner).attributes
     if key not in current:
         return
-    change = _change(StateType.ATTRIBUTE, key, Operation.DELETE, current[key], None, clock.now(), _source(caller))
+    change = _change(StateType.ATTRIBUTE, key, Operation.DELETE, current[key], None, clock.now(), source_of(caller))
     transactions.write(
         [
             state_store.owner_guard(org, owner),

@@ -151,8 +151,10 @@ def admin_count_change(group: Group, delta: int, *, leaving_participant: str | N
         "Update",
         {
             "Key": _key(group.organization_id, group.id),
-            "UpdateExpression": "ADD admin_count :delta",
-            "ExpressionAttributeValues": {":delta": delta},
+            # The version moves too, so that a concurrent rename (a version-guarded put of the
+            # whole item) cannot write back a stale admin_count.
+            "UpdateExpression": "ADD admin_count :delta, version :one",
+            "ExpressionAttributeValues": {":delta": delta, ":one": 1},
             "ConditionExpression": condition,
         },
         on_condition_failed=refused,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 from uuid import UUID
@@ -28,6 +29,24 @@ DecimalString = Annotated[
     WithJsonSchema({"type": "string", "pattern": DECIMAL_PATTERN, "examples": ["100", "12.50"]}),
 ]
 """A non-negative decimal string (01-platform §4.4): exact, no exponent, never a JSON number."""
+
+
+def _signed_decimal_string(value: Any) -> Decimal:
+    try:
+        return parse_decimal(value, field="value", allow_negative=True)
+    except ApiError as error:
+        raise ValueError(error.message) from None
+
+
+SignedDecimalString = Annotated[
+    Decimal,
+    BeforeValidator(_signed_decimal_string),
+    PlainSerializer(lambda d: format(d, "f"), return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "pattern": DECIMAL_PATTERN, "examples": ["42", "-3.5"]}),
+]
+"""A decimal string that may be negative (counter values)."""
+
+Timestamp = Annotated[datetime, Query(description="RFC 3339 timestamp")]
 
 ResourceId = Annotated[UUID, Path(description="Resource id (UUID)")]
 Limit = Annotated[
@@ -77,3 +96,7 @@ class ErrorBody(BaseModel):
     message: str
     details: dict[str, Any] | None = None
     request_id: str = Field(description="`req_…`, also sent as the X-Request-Id header")
+
+
+class MessageResponse(BaseModel):
+    message: str

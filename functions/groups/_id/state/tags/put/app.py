@@ -1,0 +1,9 @@
+"""PUT /v1/groups/{id}/state/tags: replace all of the group's tags."""
+
+from scrip.api import state_routes
+from scrip.api.endpoint import HttpEndpoint
+from scrip.domain.state import OwnerKind
+
+endpoint = HttpEndpoint()
+state_routes.replace_tags(endpoint, OwnerKind.GROUP)
+handler = endpoint.handler

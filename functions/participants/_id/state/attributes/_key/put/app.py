@@ -1,0 +1,9 @@
+"""PUT /v1/participants/{id}/state/attributes/{key}: set one of the participant's attributes."""
+
+from scrip.api import state_routes
+from scrip.api.endpoint import HttpEndpoint
+from scrip.domain.state import OwnerKind
+
+endpoint = HttpEndpoint()
+state_routes.set_attribute(endpoint, OwnerKind.PARTICIPANT)
+handler = endpoint.handler

@@ -1,0 +1,9 @@
+"""DELETE /v1/programs/{id}/state/tags/{tag}: remove a tag from the program."""
+
+from scrip.api import state_routes
+from scrip.api.endpoint import HttpEndpoint
+from scrip.domain.state import OwnerKind
+
+endpoint = HttpEndpoint()
+state_routes.remove_tag(endpoint, OwnerKind.PROGRAM)
+handler = endpoint.handler
