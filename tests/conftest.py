@@ -56,6 +56,12 @@ class Api:
     def patch(self, path: str, **kwargs: Any) -> requests.Response:
         return self.request("PATCH", path, **kwargs)
 
+    def put(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("PUT", path, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("DELETE", path, **kwargs)
+
     # Helpers for the common set-up steps -------------------------------------
     def create_program(self, **fields: Any) -> dict[str, Any]:
         response = self.post("/v1/programs", json={"name": "Coffee Club", **fields})

@@ -108,6 +108,10 @@ def test_operator_command_creates_organizations_and_revokes_keys(served: dict[st
         ("ProgramsIdGetFunction", "events/programs/_id/get.json", 404),
         ("AssetsGetFunction", "events/assets/get.json", 200),
         ("OpenapiJsonGetFunction", "events/openapi_json/get.json", 200),
+        ("ParticipantsPostFunction", "events/participants/post.json", 201),
+        ("ParticipantsGetFunction", "events/participants/get.json", 200),
+        ("ParticipantsIdStateTagsTagPutFunction", "events/participants/_id/state/tags/_tag/put.json", 404),
+        ("GroupsPostFunction", "events/groups/post.json", 404),
     ],
 )
 def test_invoke_runs_one_function_with_a_sample_event(function: str, event: str, status: int) -> None:

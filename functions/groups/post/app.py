@@ -15,7 +15,9 @@ endpoint = HttpEndpoint()
     tags=["Groups"],
 )
 def create_group(body: GroupCreate) -> GroupResponse:
-    group = groups.create_group(endpoint.caller(), name=body.name, members=[m.new_member() for m in body.members])
+    on_behalf_of = str(body.on_behalf_of_participant_id) if body.on_behalf_of_participant_id else None
+    members = [m.new_member() for m in body.members]
+    group = groups.create_group(endpoint.caller(), name=body.name, members=members, on_behalf_of=on_behalf_of)
     return GroupResponse.of(group)
 
 

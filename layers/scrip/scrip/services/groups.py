@@ -38,7 +38,7 @@ def _require_participants(org: str, members: list[NewMember]) -> None:
         raise NotFound(f"participant {missing[0]} not found", details={"participant_ids": missing})
 
 
-def create_group(caller: Caller, *, name: str, members: list[NewMember]) -> Group:
+def create_group(caller: Caller, *, name: str, members: list[NewMember], on_behalf_of: str | None = None) -> Group:
     check_new_members(members, require_admin=True)
     org = caller.organization_id
     _require_participants(org, members)
@@ -54,7 +54,7 @@ def create_group(caller: Caller, *, name: str, members: list[NewMember]) -> Grou
         deleted_at=None,
     )
     memberships = [Member(m.participant_id, m.role, MemberStatus.ACTIVE, now, None) for m in members]
-    transactions.write(group_store.create_writes(group, memberships))
+    transactions.write(group_store.create_writes(group, memberships, on_behalf_of))
     return group
 
 
@@ -123,7 +123,7 @@ def list_members(
     return Page(views, encode_cursor(resume, scope) if resume else None)
 
 
-def add_members(caller: Caller, group_id: str, members: list[NewMember]) -> None:
+def add_members(caller: Caller, group_id: str, members: list[NewMember], on_behalf_of: str | None = None) -> None:
     """Add (or re-add former) members atomically: one already active refuses them all."""
     check_new_members(members, require_admin=False)
     org = caller.organization_id
@@ -147,7 +147,9 @@ def _require_active_member(org: str, group_id: str, participant_id: str) -> Memb
     return member
 
 
-def change_role(caller: Caller, group_id: str, participant_id: str, role: MemberRole) -> Member:
+def change_role(
+    caller: Caller, group_id: str, participant_id: str, role: MemberRole, on_behalf_of: str | None = None
+) -> Member:
     org = caller.organization_id
     group = group_store.require(org, group_id)
     group.require_active()

@@ -6,7 +6,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from scrip.domain import clock, ids
@@ -289,7 +289,8 @@ def increment_counter(
     Each attempt writes ``old + delta`` on condition that the stored counter is still the
     one it read, so two concurrent increments cannot both build on the same old value; the
     loser re-reads and tries again. A window that has elapsed is reset to 0 first and the
-    reset is recorded (``auto_reset``).
+    reset is recorded (``auto_reset``). COUNTER is a financial action: a SUSPENDED or CLOSED
+    participant refuses it (409 participant_inactive).
     """
     check_key(key)
     if reset_after:
@@ -298,7 +299,7 @@ def increment_counter(
     def attempt() -> Counter:
         moment = now or clock.now()
         previous = state_store.get_counter(organization_id, owner, key)
-        writes = [state_store.owner_guard(organization_id, owner)]
+        writes = [state_store.owner_guard(organization_id, owner, financial=True)]
         interval = reset_after or (previous.reset_after if previous else None)
         base, window_start = Decimal(0), moment if interval else None
         if previous is not None:
@@ -323,13 +324,10 @@ def increment_counter(
         updated = Counter(key, base + delta, interval, window_start)
         writes.append(state_store.counter_put(organization_id, owner, updated, previous))
         old_text = counter_text(base) if previous is not None else None
-        writes.append(
-            state_store.history_put(
-                organization_id,
-                owner,
-                _change(StateType.COUNTER, key, Operation.SET, old_text, counter_text(updated.value), moment, source),
-            )
-        )
+        # History sorts by time: the increment is stamped just after a reset it follows.
+        stamp = moment + timedelta(microseconds=1)
+        change = _change(StateType.COUNTER, key, Operation.SET, old_text, counter_text(updated.value), stamp, source)
+        writes.append(state_store.history_put(organization_id, owner, change))
         transactions.write(writes)
         return updated
 

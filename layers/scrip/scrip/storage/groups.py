@@ -91,7 +91,10 @@ class AlreadyMember(Conflict):
         )
 
 
-def member_writes(org_id: str, group_id: str, member: Member, *, new_only: bool) -> list[transactions.Write]:
+def member_writes(
+    org_id: str, group_id: str, member: Member, *, new_only: bool, on_behalf_of: str | None = None
+) -> list[transactions.Write]:
+    """The membership and its mirror; ``on_behalf_of`` records who asked, for audit."""
     body = {
         "entity": "MEMBER",
         "group_id": group_id,
@@ -100,6 +103,7 @@ def member_writes(org_id: str, group_id: str, member: Member, *, new_only: bool)
         "status": member.status.value,
         "joined_at": items.timestamp(member.joined_at),
         "left_at": items.timestamp(member.left_at),
+        "on_behalf_of_participant_id": on_behalf_of,
     }
     condition = (Attr("PK").not_exists() | Attr("status").eq(MemberStatus.LEFT.value)) if new_only else None
     return [
@@ -112,7 +116,7 @@ def member_writes(org_id: str, group_id: str, member: Member, *, new_only: bool)
     ]
 
 
-def create_writes(group: Group, members: Sequence[Member]) -> list[transactions.Write]:
+def create_writes(group: Group, members: Sequence[Member], on_behalf_of: str | None = None) -> list[transactions.Write]:
     writes = [
         transactions.put(
             {**_key(group.organization_id, group.id), **_attributes(group)}, condition=Attr("PK").not_exists()
@@ -120,7 +124,7 @@ def create_writes(group: Group, members: Sequence[Member]) -> list[transactions.
         _list_entry(group),
     ]
     for member in members:
-        writes.extend(member_writes(group.organization_id, group.id, member, new_only=True))
+        writes.extend(member_writes(group.organization_id, group.id, member, new_only=True, on_behalf_of=on_behalf_of))
     return writes
 
 

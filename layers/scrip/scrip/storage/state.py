@@ -18,6 +18,7 @@ from boto3.dynamodb.conditions import Attr, Key
 
 from scrip.domain.errors import NotFound
 from scrip.domain.groups import GroupArchived, GroupStatus
+from scrip.domain.participants import ParticipantInactive, ParticipantStatus
 from scrip.domain.state import Counter, Operation, Owner, OwnerKind, StateChange, StateType
 from scrip.storage import items, keys, listing, table, transactions
 
@@ -36,10 +37,21 @@ class StaleState(Exception):
     """The state key changed between our read and our write."""
 
 
-def owner_guard(org_id: str, owner: Owner) -> transactions.Write:
-    """The owner exists (and a group is not archived) when the change commits."""
+def owner_guard(org_id: str, owner: Owner, *, financial: bool = False) -> transactions.Write:
+    """The owner exists (and a group is not archived) when the change commits.
+
+    ``financial`` changes (the COUNTER action, 02 §1.3) also need an ACTIVE participant, and
+    the check is part of the write, so a concurrent suspension cannot slip between the two.
+    """
     key = {"PK": partition(org_id, owner), "SK": keys.ENTITY_SK}
     missing: Callable[[], Exception] = lambda: NotFound(f"{owner.kind.value.lower()} {owner.id} not found")  # noqa: E731
+    if owner.kind is OwnerKind.PARTICIPANT and financial:
+
+        def inactive() -> Exception:
+            got = table.client().get_item(TableName=table.table_name(), Key=key, ConsistentRead=True).get("Item")
+            return ParticipantInactive(owner.id, got["status"]) if got else missing()
+
+        return transactions.condition_check(key, Attr("status").eq(ParticipantStatus.ACTIVE.value), inactive)
     if owner.kind is OwnerKind.GROUP:
         return transactions.condition_check(
             key, Attr("status").eq(GroupStatus.ACTIVE.value), lambda: GroupArchived(owner.id)

@@ -16,7 +16,8 @@ endpoint = HttpEndpoint()
     tags=["Groups"],
 )
 def add_members(id: ResourceId, body: MembersAdd) -> MessageResponse:
-    groups.add_members(endpoint.caller(), str(id), body.new_members())
+    on_behalf_of = str(body.on_behalf_of_participant_id) if body.on_behalf_of_participant_id else None
+    groups.add_members(endpoint.caller(), str(id), body.new_members(), on_behalf_of)
     return MessageResponse(message="Member(s) added to group")
 
 

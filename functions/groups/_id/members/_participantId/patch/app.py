@@ -15,7 +15,8 @@ endpoint = HttpEndpoint()
     tags=["Groups"],
 )
 def change_role(id: ResourceId, participantId: ResourceId, body: RoleChange) -> RoleChangeResponse:
-    member = groups.change_role(endpoint.caller(), str(id), str(participantId), body.role)
+    on_behalf_of = str(body.on_behalf_of_participant_id) if body.on_behalf_of_participant_id else None
+    member = groups.change_role(endpoint.caller(), str(id), str(participantId), body.role, on_behalf_of)
     return RoleChangeResponse(message="Member role updated", participant_id=member.participant_id, role=member.role)
 
 
