@@ -3,6 +3,7 @@
 from scrip.api.endpoint import HttpEndpoint
 from scrip.api.schemas.common import ResourceId
 from scrip.api.schemas.groups import GroupResponse
+from scrip.domain.amounts import format_amount
 from scrip.services import groups
 
 endpoint = HttpEndpoint()
@@ -10,8 +11,8 @@ endpoint = HttpEndpoint()
 
 @endpoint.router.get("/v1/groups/<id>", summary="Get a group", tags=["Groups"])
 def get_group(id: ResourceId) -> GroupResponse:
-    # Balances are the ledger's: until a group holds any, the map is empty.
-    return GroupResponse.of(groups.get_group(endpoint.caller(), str(id)), balances={})
+    group, totals = groups.group_detail(endpoint.caller(), str(id))
+    return GroupResponse.of(group, balances={asset.id: format_amount(total, asset.scale) for asset, total in totals})
 
 
 handler = endpoint.handler

@@ -11,10 +11,13 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 from scrip.domain.amounts import canonical_decimal
+from scrip.domain.clock import to_rfc3339
 
 # Operation families: one key string may be reused across families (an event and a transfer
 # may share ``order-42``) without colliding.
@@ -29,6 +32,10 @@ def _canonical(value: Any) -> Any:
         return {str(k): _canonical(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_canonical(v) for v in value]
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, datetime):
+        return to_rfc3339(value)
     if isinstance(value, float):
         # Floats only reach here from free-form client data (event_data); repr is exact.
         return {"$float": repr(value)}

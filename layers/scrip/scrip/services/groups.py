@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from decimal import Decimal
 
 from scrip.domain import clock, ids
+from scrip.domain.assets import Asset
 from scrip.domain.errors import NotFound, ValidationFailed
 from scrip.domain.groups import Group, GroupStatus, Member, MemberRole, MemberStatus, NewMember, check_new_members
 from scrip.domain.organizations import Caller
 from scrip.domain.pagination import Page, decode_cursor, encode_cursor, scope_signature
+from scrip.services import ledger
 from scrip.services.common import retry_on_stale
 from scrip.storage import groups as group_store
 from scrip.storage import participants as participant_store
@@ -60,6 +63,12 @@ def create_group(caller: Caller, *, name: str, members: list[NewMember], on_beha
 
 def get_group(caller: Caller, group_id: str) -> Group:
     return group_store.require(caller.organization_id, group_id)
+
+
+def group_detail(caller: Caller, group_id: str) -> tuple[Group, list[tuple[Asset, Decimal]]]:
+    """The group and its total per asset (02 §3.6.3)."""
+    group = group_store.require(caller.organization_id, group_id)
+    return group, ledger.group_totals(caller, group_id)
 
 
 def update_group(caller: Caller, group_id: str, *, name: str | None) -> Group:

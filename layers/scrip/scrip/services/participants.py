@@ -8,7 +8,9 @@ from typing import Any
 
 from scrip.domain import clock, ids
 from scrip.domain import participants as participant_rules
+from scrip.domain.assets import Asset
 from scrip.domain.errors import ApiError, NotFound
+from scrip.domain.ledger import Balance, participant_account
 from scrip.domain.organizations import Caller
 from scrip.domain.pagination import Page, decode_cursor, encode_cursor, scope_signature
 from scrip.domain.participants import Enrollment, EnrollmentStatus, Participant, ParticipantStatus
@@ -16,6 +18,8 @@ from scrip.domain.programs import OnUnknownParticipant
 from scrip.domain.state import Counter, Owner, OwnerKind, normalize_tag
 from scrip.services.common import retry_on_stale
 from scrip.services.state import ChangeSource, attribute_merge_writes, source_of, tag_replacement_writes
+from scrip.storage import assets as asset_store
+from scrip.storage import ledger as ledger_store
 from scrip.storage import participants as participant_store
 from scrip.storage import programs as program_store
 from scrip.storage import state as state_store
@@ -31,6 +35,7 @@ class ParticipantDetail:
     counters: dict[str, Counter]
     attributes: dict[str, str]
     program_ids: list[str]
+    balances: list[tuple[Asset, Balance]] = field(default_factory=list)
     tiers: dict[str, Any] = field(default_factory=dict)
 
 
@@ -41,6 +46,8 @@ def _owner(participant_id: str) -> Owner:
 def detail(organization_id: str, participant: Participant) -> ParticipantDetail:
     state = state_store.read(organization_id, _owner(participant.id))
     enrollments = participant_store.enrollments(organization_id, participant.id)
+    balances = ledger_store.owner_balances(organization_id, participant_account(participant.id))
+    assets = asset_store.get_many(organization_id, sorted(balances))
     now = clock.now()
     return ParticipantDetail(
         participant=participant,
@@ -48,6 +55,7 @@ def detail(organization_id: str, participant: Participant) -> ParticipantDetail:
         counters={k: c.effective(now) for k, c in sorted(state.counters.items())},
         attributes=dict(sorted(state.attributes.items())),
         program_ids=sorted(enrollments),
+        balances=[(assets[a], balances[a]) for a in sorted(balances) if a in assets],
     )
 
 

@@ -103,3 +103,26 @@ def state_history(owner_partition: str) -> str:
 def shard_of(entity_id: str, shards: int) -> int:
     """A stable shard for an id (ids are random UUIDs, so this spreads evenly)."""
     return int(hashlib.sha256(entity_id.encode()).hexdigest()[:8], 16) % shards
+
+
+WALLET_SHARDS = 4
+
+
+def wallet(org_id: str, program_id: str, asset_id: str, shard: int) -> str:
+    """One of a PREFUNDED wallet's sub-wallets: credits of one program spread over them."""
+    return f"ORG#{org_id}#PROGRAM#{program_id}#WALLET#{asset_id}#{shard}"
+
+
+def journal_entry(org_id: str, entry_id: str) -> str:
+    return f"ORG#{org_id}#JOURNAL#{entry_id}"
+
+
+JOURNAL_LIST_SHARDS = 8
+
+
+def journal_list(org_id: str, shard: int) -> str:
+    return f"ORG#{org_id}#JOURNAL#LIST#{shard}"
+
+
+def ledger_history(owner_partition: str) -> str:
+    return f"{owner_partition}#LEDGER"

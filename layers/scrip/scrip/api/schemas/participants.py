@@ -8,6 +8,7 @@ from uuid import UUID
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
 from scrip.api.schemas.common import RequestModel
+from scrip.api.schemas.ledger import balance_body
 from scrip.domain.clock import to_rfc3339
 from scrip.domain.participants import EMAIL_PATTERN, Participant, ParticipantStatus
 from scrip.domain.state import counter_text
@@ -106,7 +107,10 @@ class ParticipantResponse(ParticipantSummary):
             attributes=detail.attributes,
             tags=detail.tags,
             counters={k: counter_text(c.value) for k, c in detail.counters.items()},
-            balances=[],
+            balances=[
+                {"asset_id": asset.id, **balance_body(balance, asset.scale).model_dump()}
+                for asset, balance in detail.balances
+            ],
             tiers=detail.tiers,
             program_ids=detail.program_ids,
         )

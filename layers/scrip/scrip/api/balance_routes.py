@@ -1,0 +1,134 @@
+"""The balance operation endpoints of participants and groups (04 §5.1-5.5).
+
+Both owners take the same bodies; each handler module registers one of these routes for one
+kind of owner, so each operation's code is written once.
+"""
+
+from __future__ import annotations
+
+from scrip.api.endpoint import HttpEndpoint
+from scrip.api.schemas.common import ResourceId
+from scrip.api.schemas.ledger import (
+    AdjustRequest,
+    AdjustResponse,
+    BalanceOperationRequest,
+    BalanceOperationResponse,
+    ForfeitRequest,
+    balance_body,
+)
+from scrip.domain.amounts import format_amount
+from scrip.domain.ledger import ActionType, Bucket, EntityType
+from scrip.services import balances
+
+COLLECTIONS = {EntityType.PARTICIPANT: "participants", EntityType.GROUP: "groups"}
+TAGS = {EntityType.PARTICIPANT: ["Participant balances"], EntityType.GROUP: ["Group balances"]}
+MESSAGES = {
+    EntityType.PARTICIPANT: "Balance adjusted successfully",
+    EntityType.GROUP: "Group balance adjusted successfully",
+}
+
+
+def adjust(endpoint: HttpEndpoint, kind: EntityType) -> None:
+    @endpoint.router.post(
+        f"/v1/{COLLECTIONS[kind]}/<id>/balances/adjust",
+        summary=f"Credit or debit a {kind.value.lower()}'s balance",
+        description="One journal entry. Not idempotent (the spec gives adjust no idempotency_key). "
+        "DEBIT beyond the balance is 422 insufficient_balance unless allow_negative (AVAILABLE only).",
+        tags=TAGS[kind],
+    )
+    def adjust_route(id: ResourceId, body: AdjustRequest) -> AdjustResponse:
+        outcome = balances.adjust(
+            endpoint.caller(),
+            balances.Owner(kind, str(id)),
+            program_id=str(body.program_id),
+            asset_id=str(body.asset_id),
+            type=body.type,
+            amount=body.amount,
+            description=body.description,
+            bucket=Bucket(body.bucket),
+            allow_negative=body.allow_negative,
+        )
+        assert outcome.journal_entry_id is not None
+        return AdjustResponse(
+            type=body.type,
+            amount=format_amount(outcome.amount, outcome.asset.scale),
+            asset_id=outcome.asset.id,
+            program_id=outcome.program.id,
+            bucket=body.bucket,
+            journal_entry_id=outcome.journal_entry_id,
+            balance=balance_body(outcome.balance, outcome.asset.scale),
+            message=MESSAGES[kind],
+        )
+
+
+def _run(
+    endpoint: HttpEndpoint, kind: EntityType, action: ActionType, id: str, body: BalanceOperationRequest
+) -> BalanceOperationResponse:
+    sent = body.model_dump(exclude_unset=True, exclude={"idempotency_key"})
+    result, _ = balances.balance_operation(
+        endpoint.caller(),
+        balances.Owner(kind, id),
+        action,
+        program_id=str(body.program_id),
+        asset_id=str(body.asset_id),
+        description=body.description,
+        amount=body.amount,
+        bucket=Bucket(body.bucket) if body.bucket else None,
+        idempotency_key=body.idempotency_key,
+        request=sent,
+    )
+    return BalanceOperationResponse.model_validate(result)
+
+
+def _operation(
+    endpoint: HttpEndpoint, kind: EntityType, action: ActionType, path: str, summary: str, description: str
+) -> None:
+    route = endpoint.router.post(
+        f"/v1/{COLLECTIONS[kind]}/<id>/balances/{path}", summary=summary, description=description, tags=TAGS[kind]
+    )
+
+    if action is ActionType.FORFEIT:
+
+        @route
+        def forfeit_route(id: ResourceId, body: ForfeitRequest) -> BalanceOperationResponse:
+            return _run(endpoint, kind, action, str(id), body)
+
+    else:
+
+        @route
+        def operation_route(id: ResourceId, body: BalanceOperationRequest) -> BalanceOperationResponse:
+            return _run(endpoint, kind, action, str(id), body)
+
+
+def hold(endpoint: HttpEndpoint, kind: EntityType) -> None:
+    _operation(
+        endpoint,
+        kind,
+        ActionType.HOLD,
+        "hold",
+        f"Hold part of a {kind.value.lower()}'s balance",
+        "AVAILABLE → HELD, all or nothing; `amount` omitted holds the whole AVAILABLE balance.",
+    )
+
+
+def release(endpoint: HttpEndpoint, kind: EntityType) -> None:
+    _operation(
+        endpoint,
+        kind,
+        ActionType.RELEASE,
+        "release",
+        f"Release a {kind.value.lower()}'s held balance",
+        "HELD → AVAILABLE, up to `amount` (omitted: everything held); nothing held is 422 insufficient_balance.",
+    )
+
+
+def forfeit(endpoint: HttpEndpoint, kind: EntityType) -> None:
+    _operation(
+        endpoint,
+        kind,
+        ActionType.FORFEIT,
+        "forfeit",
+        f"Forfeit part of a {kind.value.lower()}'s balance",
+        "AVAILABLE or HELD → SYSTEM_BREAKAGE, all or nothing. Allowed for SUSPENDED and CLOSED participants and "
+        "for inactive programs.",
+    )

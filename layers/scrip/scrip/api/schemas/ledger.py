@@ -1,0 +1,247 @@
+"""Ledger schemas (04): balance operations, balances, journal entries, statements, histories."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, Field, StrictBool, StringConstraints, model_validator
+
+from scrip.api.schemas.common import DecimalString, RequestModel
+from scrip.domain.amounts import format_amount
+from scrip.domain.clock import to_rfc3339
+from scrip.domain.ledger import ActionType, Balance, Bucket, EntityType, JournalEntry
+from scrip.storage.ledger import LedgerLine
+
+Description = Annotated[str, StringConstraints(min_length=1, max_length=500)]
+ReferenceId = Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9._:@-]+$")]
+IdempotencyKey = Annotated[str, StringConstraints(min_length=1, max_length=255)]
+OperationBucket = Literal["AVAILABLE", "HELD"]
+
+
+class AdjustRequest(RequestModel):
+    program_id: UUID
+    asset_id: UUID
+    type: Literal["CREDIT", "DEBIT"]
+    amount: DecimalString = Field(
+        description="Positive; at most the asset's scale decimals; at most max_transaction_amount"
+    )
+    description: Description
+    bucket: OperationBucket = "AVAILABLE"
+    allow_negative: StrictBool = Field(
+        default=False, description="DEBIT of AVAILABLE only: allow an overdraft (clawback)"
+    )
+
+
+class BalanceOperationRequest(RequestModel):
+    """Hold, release and forfeit (04 §5.2). `lot_ids`, `earned_from`, `earned_to`, `reference_id` are LOT-only."""
+
+    program_id: UUID
+    asset_id: UUID
+    description: Description
+    amount: DecimalString | None = Field(default=None, description="Omitted: the whole relevant balance")
+    bucket: OperationBucket | None = None
+    earned_from: datetime | None = None
+    earned_to: datetime | None = None
+    lot_ids: list[UUID] | None = None
+    reference_id: ReferenceId | None = None
+    idempotency_key: IdempotencyKey | None = Field(
+        default=None, description="Same key and payload replays the original response; another payload is 409"
+    )
+
+    @model_validator(mode="after")
+    def _window(self) -> BalanceOperationRequest:
+        if self.earned_from and self.earned_to and self.earned_to < self.earned_from:
+            raise ValueError("earned_to must not be before earned_from")
+        return self
+
+
+class ForfeitRequest(BalanceOperationRequest):
+    bucket: OperationBucket = Field(description="Required: AVAILABLE or HELD")  # type: ignore[assignment]
+
+
+class BalanceBody(BaseModel):
+    available: str
+    held: str
+    deferred: str
+
+
+class AdjustResponse(BaseModel):
+    type: Literal["CREDIT", "DEBIT"]
+    amount: str
+    asset_id: str
+    program_id: str
+    bucket: str
+    journal_entry_id: str
+    balance: BalanceBody
+    message: str
+
+
+class LotProcessed(BaseModel):
+    id: str
+    amount: str
+
+
+class BalanceOperationResponse(BaseModel):
+    operation: ActionType
+    amount_processed: str
+    asset_id: str
+    program_id: str
+    reference_id: str | None = None
+    journal_entry_id: str
+    lots_processed: list[LotProcessed] | None = None
+    balance: BalanceBody
+    message: str
+
+
+class ParticipantBalanceRow(BaseModel):
+    asset_id: str
+    available: str
+    held: str
+    deferred: str
+
+
+class GroupBalanceRow(BaseModel):
+    asset_id: str
+    balance: str
+
+
+class ProgramBalanceRow(BaseModel):
+    asset_id: str
+    available: str
+    held: str
+    deferred: str
+    issuance_policy: str
+
+
+class WalletRequest(RequestModel):
+    amount: DecimalString
+    description: Annotated[str, StringConstraints(max_length=500)] | None = None
+
+
+class WalletResponse(BaseModel):
+    available: str
+    journal_entry_id: str | None = Field(description="null for an UNLIMITED asset, where funding is a no-op")
+    message: str
+
+
+def balance_body(balance: Balance, scale: int) -> BalanceBody:
+    return BalanceBody(
+        available=format_amount(balance.available, scale),
+        held=format_amount(balance.held, scale),
+        deferred=format_amount(balance.deferred, scale),
+    )
+
+
+class PostingResponse(BaseModel):
+    id: str
+    amount: str
+    asset_id: str
+    asset_symbol: str
+    bucket: Bucket
+    entity_type: EntityType
+    participant_id: str | None = None
+    group_id: str | None = None
+    program_id: str | None = None
+    system_account: str | None = None
+    created_at: str
+
+
+class JournalEntryResponse(BaseModel):
+    id: str
+    action_type: ActionType
+    description: str | None
+    program_id: str | None
+    program_name: str | None
+    event_id: str | None
+    rule_id: str | None
+    reference_id: str | None
+    created_by_api_key_id: str | None
+    created_at: str
+    entry_hash: str
+    postings: list[PostingResponse]
+
+    @classmethod
+    def of(cls, entry: JournalEntry) -> JournalEntryResponse:
+        created_at = to_rfc3339(entry.created_at)
+        return cls(
+            id=entry.id,
+            action_type=entry.action_type,
+            description=entry.description,
+            program_id=entry.program_id,
+            program_name=entry.program_name,
+            event_id=entry.event_id,
+            rule_id=entry.rule_id,
+            reference_id=entry.reference_id,
+            created_by_api_key_id=entry.created_by_api_key_id,
+            created_at=created_at,
+            entry_hash=entry.entry_hash,
+            postings=[
+                PostingResponse(
+                    id=p.id,
+                    amount=format_amount(p.amount, entry.scale),
+                    asset_id=p.asset_id,
+                    asset_symbol=p.asset_symbol,
+                    bucket=p.bucket,
+                    entity_type=p.account.entity_type,
+                    participant_id=p.account.owner_id if p.account.entity_type is EntityType.PARTICIPANT else None,
+                    group_id=p.account.owner_id if p.account.entity_type is EntityType.GROUP else None,
+                    program_id=p.program_id,
+                    system_account=p.account.owner_id if p.account.is_system else None,
+                    created_at=created_at,
+                )
+                for p in entry.postings
+            ],
+        )
+
+
+class HistoryRow(BaseModel):
+    journal_entry_id: str
+    action_type: ActionType
+    amount: str
+    asset_id: str
+    bucket: Bucket
+    description: str | None
+    event_id: str | None
+    event_timestamp: str | None
+    created_by_api_key_id: str | None
+    created_at: str
+
+    @classmethod
+    def of(cls, line: LedgerLine) -> HistoryRow:
+        return cls(
+            journal_entry_id=line.journal_entry_id,
+            action_type=line.action_type,
+            amount=format_amount(line.amount, line.scale),
+            asset_id=line.asset_id,
+            bucket=line.bucket,
+            description=line.description,
+            event_id=line.event_id,
+            event_timestamp=to_rfc3339(line.event_timestamp) if line.event_timestamp else None,
+            created_by_api_key_id=line.created_by_api_key_id,
+            created_at=to_rfc3339(line.created_at),
+        )
+
+
+class StatementRow(HistoryRow):
+    posting_id: str
+    running_balance: str
+
+
+class StatementResponse(BaseModel):
+    asset_id: str
+    bucket: Bucket | None
+    from_: str | None = Field(default=None, alias="from")
+    to: str | None
+    opening_balance: str
+    closing_balance: str
+    data: list[StatementRow]
+    pagination: dict[str, object]
+
+    model_config = {"populate_by_name": True}
+
+
+def signed(value: Decimal, scale: int) -> str:
+    return format_amount(value, scale)
