@@ -237,14 +237,15 @@ def entry_writes(entry: JournalEntry, event_timestamp: datetime | None = None) -
             }
         ),
     ]
-    for posting in entry.postings:
+    for index, posting in enumerate(entry.postings):
         if posting.account.is_system:
             continue
         writes.append(
             transactions.put(
                 {
                     "PK": keys.ledger_history(_owner_partition(org, posting.account)),
-                    "SK": f"{created_at}#{entry.id}#{posting.id}",
+                    # The posting's place in the entry keeps an entry's lines in posting order.
+                    "SK": f"{created_at}#{entry.id}#{index:03d}",
                     "entity": "LEDGER_LINE",
                     "journal_entry_id": entry.id,
                     "posting_id": posting.id,
