@@ -52,6 +52,7 @@ build: $(SAM_VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) bench/local_stack_scaling.py
+	$(PY) bench/ledger_writes.py
 
 # make invoke FUNCTION=ProgramsPostFunction EVENT=events/programs/post.json
 invoke: $(VENV)/.installed

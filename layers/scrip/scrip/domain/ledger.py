@@ -143,9 +143,11 @@ class JournalEntry:
 
     @property
     def primary_account(self) -> Account:
-        """The first non-system account: its balance record carries the chain (decision 7)."""
+        """Whose chain the entry extends (decision 7): its first participant or group, else the
+        program wallet. A credit drawn from a wallet chains on the participant, so that the
+        wallet (shared by every credit of its program) is never written just for the chain."""
         for posting in self.postings:
-            if not posting.account.is_system:
+            if posting.account.entity_type in (EntityType.PARTICIPANT, EntityType.GROUP):
                 return posting.account
         assert self.program_id is not None, "a system-only entry belongs to a program"
         return wallet_account(self.program_id)

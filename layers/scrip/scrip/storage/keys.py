@@ -105,7 +105,7 @@ def shard_of(entity_id: str, shards: int) -> int:
     return int(hashlib.sha256(entity_id.encode()).hexdigest()[:8], 16) % shards
 
 
-WALLET_SHARDS = 4
+WALLET_SHARDS = 16
 
 
 def wallet(org_id: str, program_id: str, asset_id: str, shard: int) -> str:
@@ -117,7 +117,7 @@ def journal_entry(org_id: str, entry_id: str) -> str:
     return f"ORG#{org_id}#JOURNAL#{entry_id}"
 
 
-JOURNAL_LIST_SHARDS = 8
+JOURNAL_LIST_SHARDS = 16
 
 
 def journal_list(org_id: str, shard: int) -> str:

@@ -243,7 +243,7 @@ def entry_writes(entry: JournalEntry, event_timestamp: datetime | None = None) -
         writes.append(
             transactions.put(
                 {
-                    "PK": keys.ledger_history(_owner_partition(org, posting.account)),
+                    "PK": _history_partition(org, posting.account, entry.id),
                     # The posting's place in the entry keeps an entry's lines in posting order.
                     "SK": f"{created_at}#{entry.id}#{index:03d}",
                     "entity": "LEDGER_LINE",
@@ -265,6 +265,20 @@ def entry_writes(entry: JournalEntry, event_timestamp: datetime | None = None) -
             )
         )
     return writes
+
+
+def _history_partitions(org_id: str, account: Account) -> list[str]:
+    """Where an account's ledger lines live. A program wallet takes a line from every credit
+    its program draws, so its lines are sharded like the wallet itself."""
+    base = keys.ledger_history(_owner_partition(org_id, account))
+    if account.entity_type is EntityType.PROGRAM:
+        return [f"{base}#{shard}" for shard in range(keys.WALLET_SHARDS)]
+    return [base]
+
+
+def _history_partition(org_id: str, account: Account, entry_id: str) -> str:
+    partitions = _history_partitions(org_id, account)
+    return partitions[keys.shard_of(entry_id, len(partitions))]
 
 
 def get_entry(org_id: str, entry_id: str) -> JournalEntry:
@@ -386,21 +400,26 @@ def history_lines(
     item_filter: Any = None
     for condition in conditions:
         item_filter = condition if item_filter is None else item_filter & condition
-    partition = keys.ledger_history(_owner_partition(org_id, account))
+    partitions = _history_partitions(org_id, account)
     if limit is None:
         found: list[dict[str, Any]] = []
-        params: dict[str, Any] = {
-            "TableName": table.table_name(),
-            "KeyConditionExpression": Key("PK").eq(partition),
-            "ConsistentRead": True,
-        }
-        if item_filter is not None:
-            params["FilterExpression"] = item_filter
-        while True:
-            response = table.client().query(**params)
-            found.extend(response.get("Items", []))
-            if "LastEvaluatedKey" not in response:
-                return [_line(i) for i in found], None
-            params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-    page, more = listing.read_page(partition, limit=limit, after=after, descending=descending, item_filter=item_filter)
+        for partition in partitions:
+            params: dict[str, Any] = {
+                "TableName": table.table_name(),
+                "KeyConditionExpression": Key("PK").eq(partition),
+                "ConsistentRead": True,
+            }
+            if item_filter is not None:
+                params["FilterExpression"] = item_filter
+            while True:
+                response = table.client().query(**params)
+                found.extend(response.get("Items", []))
+                if "LastEvaluatedKey" not in response:
+                    break
+                params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        found.sort(key=lambda item: str(item["SK"]), reverse=descending)
+        return [_line(i) for i in found], None
+    page, more = listing.read_merged_page(
+        partitions, limit=limit, after=after, descending=descending, item_filter=item_filter
+    )
     return [_line(i) for i in page], (str(page[-1]["SK"]) if page and more else None)
