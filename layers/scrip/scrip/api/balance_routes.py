@@ -14,10 +14,12 @@ from scrip.api.schemas.ledger import (
     BalanceOperationRequest,
     BalanceOperationResponse,
     ForfeitRequest,
+    VoidHoldRequest,
     balance_body,
 )
 from scrip.domain.amounts import format_amount
 from scrip.domain.ledger import ActionType, Bucket, EntityType
+from scrip.domain.lots import LotFilters
 from scrip.services import balances
 
 COLLECTIONS = {EntityType.PARTICIPANT: "participants", EntityType.GROUP: "groups"}
@@ -62,7 +64,11 @@ def adjust(endpoint: HttpEndpoint, kind: EntityType) -> None:
 
 
 def _run(
-    endpoint: HttpEndpoint, kind: EntityType, action: ActionType, id: str, body: BalanceOperationRequest
+    endpoint: HttpEndpoint,
+    kind: EntityType,
+    action: ActionType,
+    id: str,
+    body: BalanceOperationRequest | VoidHoldRequest,
 ) -> BalanceOperationResponse:
     sent = body.model_dump(exclude_unset=True, exclude={"idempotency_key"})
     result, _ = balances.balance_operation(
@@ -76,6 +82,12 @@ def _run(
         bucket=Bucket(body.bucket) if body.bucket else None,
         idempotency_key=body.idempotency_key,
         request=sent,
+        filters=LotFilters(
+            lot_ids=frozenset(str(i) for i in body.lot_ids) if body.lot_ids is not None else None,
+            earned_from=body.earned_from,
+            earned_to=body.earned_to,
+            reference_id=body.reference_id,
+        ),
     )
     return BalanceOperationResponse.model_validate(result)
 
@@ -91,6 +103,12 @@ def _operation(
 
         @route
         def forfeit_route(id: ResourceId, body: ForfeitRequest) -> BalanceOperationResponse:
+            return _run(endpoint, kind, action, str(id), body)
+
+    elif action is ActionType.VOID_HOLD:
+
+        @route
+        def void_hold_route(id: ResourceId, body: VoidHoldRequest) -> BalanceOperationResponse:
             return _run(endpoint, kind, action, str(id), body)
 
     else:
@@ -131,4 +149,17 @@ def forfeit(endpoint: HttpEndpoint, kind: EntityType) -> None:
         f"Forfeit part of a {kind.value.lower()}'s balance",
         "AVAILABLE or HELD → SYSTEM_BREAKAGE, all or nothing. Allowed for SUSPENDED and CLOSED participants and "
         "for inactive programs.",
+    )
+
+
+def void_hold(endpoint: HttpEndpoint, kind: EntityType) -> None:
+    _operation(
+        endpoint,
+        kind,
+        ActionType.VOID_HOLD,
+        "void-hold",
+        f"Void a {kind.value.lower()}'s provisional credit",
+        "LOT-mode only. Returns the provisional HELD lots credited with `reference_id` to their source (the program "
+        "wallet or SYSTEM_ISSUANCE); lots held by a HOLD are never touched. No such lots: 422 no_matching_lots. "
+        "Allowed for SUSPENDED and CLOSED participants. Path [inferred]: /balances/void-hold.",
     )

@@ -8,11 +8,13 @@ journal entry through ``services.posting``. Hold, release and forfeit take an op
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from scrip.domain import amounts
+from scrip.domain import amounts, clock
 from scrip.domain.assets import Asset, InventoryMode, IssuancePolicy
 from scrip.domain.errors import UnprocessableError, ValidationFailed
 from scrip.domain.idempotency import IdempotencyScope, StoredResponse, fingerprint
@@ -29,6 +31,19 @@ from scrip.domain.ledger import (
     system_account,
     wallet_account,
 )
+from scrip.domain.lots import (
+    BUCKET_STATUS,
+    Lot,
+    LotChanges,
+    LotFilters,
+    LotOrigin,
+    LotStatus,
+    close,
+    consume,
+    eligible,
+    move,
+    new_lot,
+)
 from scrip.domain.organizations import Caller
 from scrip.domain.programs import Program
 from scrip.services.posting import Leg, Operation, Origin, Plan, commit, plan, retry_stale
@@ -36,6 +51,7 @@ from scrip.storage import assets as asset_store
 from scrip.storage import groups as group_store
 from scrip.storage import idempotency, transactions
 from scrip.storage import ledger as ledger_store
+from scrip.storage import lots as lot_store
 from scrip.storage import participants as participant_store
 from scrip.storage import programs as program_store
 
@@ -113,11 +129,102 @@ def _refuse_lot_fields(asset: Asset, fields: dict[str, Any]) -> None:
         for name in ("lot_ids", "earned_from", "earned_to", "reference_id"):
             if fields.get(name) is not None:
                 raise ValidationFailed(f"{name} applies to LOT-mode assets only", field=name, reason="lot_only")
-    elif asset.inventory_mode is InventoryMode.LOT:
-        raise UnprocessableError(
-            "lot_operations_unavailable",
-            "balance operations on LOT-mode assets are not available yet in this deployment",
+
+
+@dataclass(frozen=True)
+class Movement:
+    """What an operation does to one owner's asset: ledger legs, lot changes, amount moved."""
+
+    legs: list[Leg]
+    moved: Decimal
+    lots: LotChanges | None = None
+
+
+def _execute(
+    caller: Caller,
+    program: Program,
+    asset: Asset,
+    account: Account,
+    action: ActionType,
+    description: str | None,
+    build: Callable[[Balance, list[Lot]], Movement],
+    *,
+    reference_id: str | None = None,
+    allow_negative: bool = False,
+) -> Callable[[], tuple[Plan, Movement]]:
+    """A re-plannable attempt: read the owner's balance (and lots), build, plan the commit."""
+    org = caller.organization_id
+
+    def attempt() -> tuple[Plan, Movement]:
+        current = ledger_store.read_balance(org, account, asset.id).balance
+        lots = lot_store.read(org, account, asset.id) if asset.inventory_mode is InventoryMode.LOT else []
+        movement = build(current, lots)
+        lot_writes: list[transactions.Write] = []
+        if movement.lots is not None:
+            for lot in [*movement.lots.changed, *movement.lots.new]:
+                lot_writes.extend(lot_store.put(org, account, lot))
+        operation = Operation(
+            org,
+            program,
+            asset,
+            action,
+            movement.legs,
+            description,
+            Origin(api_key_id=caller.api_key_id),
+            reference_id=reference_id,
+            allow_negative=frozenset({account}) if allow_negative else frozenset(),
+            extra_writes=lot_writes,
         )
+        return plan(operation), movement
+
+    return attempt
+
+
+def _commit(attempt: Callable[[], tuple[Plan, Movement]]) -> tuple[Plan, Movement]:
+    def once() -> tuple[Plan, Movement]:
+        planned, movement = attempt()
+        transactions.write(planned.writes)
+        return planned, movement
+
+    return retry_stale(once)
+
+
+def _insufficient(bucket: Bucket, present: Decimal, requested: Decimal | None, asset: Asset) -> InsufficientBalance:
+    return InsufficientBalance(
+        f"{bucket.value} balance is insufficient",
+        available=present,
+        requested=requested or Decimal(0),
+        scale=asset.scale,
+    )
+
+
+def _credit_movement(
+    account: Account,
+    source: Account,
+    asset: Asset,
+    program: Program,
+    amount: Decimal,
+    bucket: Bucket,
+    balance: Balance,
+    **lot_fields: Any,
+) -> Movement:
+    legs = [Leg(source, Bucket.AVAILABLE, -amount), Leg(account, bucket, amount)]
+    if asset.inventory_mode is not InventoryMode.LOT:
+        return Movement(legs, amount)
+    lot_bucket = bucket
+    lot_amount = amount
+    lot = new_lot(
+        asset_id=asset.id, amount=amount, now=clock.now(), bucket=lot_bucket, program_id=program.id, **lot_fields
+    )
+    if lot.status is LotStatus.DEFERRED:
+        legs = [Leg(source, Bucket.AVAILABLE, -amount), Leg(account, Bucket.DEFERRED, amount)]
+    elif lot.status is LotStatus.AVAILABLE and balance.available < 0:
+        # An overdraft is repaid first: only the excess becomes a lot (04 §8.5).
+        lot_amount = amount + balance.available
+    if lot_amount <= 0:
+        return Movement(legs, amount, LotChanges([], [], [], Decimal(0)))
+    lot = replace(lot, amount=lot_amount, remaining=lot_amount)
+    return Movement(legs, amount, LotChanges([], [lot], [], lot_amount))
 
 
 # ------------------------------------------------------------------ adjust
@@ -139,48 +246,104 @@ def adjust(
     program, asset = load_context(caller, program_id, asset_id)
     require_owner(caller, owner, financial=True)
     checked_amount(amount, asset, ceiling=True)
-    _refuse_lot_fields(asset, {})
     account = owner.account(program.id)
     source = issuance_source(asset, program)
-    if type == "CREDIT":
-        legs = [Leg(source, Bucket.AVAILABLE, -amount), Leg(account, bucket, amount)]
-        action = ActionType.CREDIT
-    else:
+    overdraft = allow_negative and type == "DEBIT" and bucket is Bucket.AVAILABLE
+
+    def build(balance: Balance, lots: list[Lot]) -> Movement:
+        if type == "CREDIT":
+            return _credit_movement(
+                account,
+                source,
+                asset,
+                program,
+                amount,
+                bucket,
+                balance,
+                expires_at=None,
+                matures_at=None,
+                reference_id=None,
+            )
         legs = [Leg(account, bucket, -amount), Leg(source, Bucket.AVAILABLE, amount)]
-        action = ActionType.DEBIT
-    negative = frozenset({account}) if allow_negative and type == "DEBIT" else frozenset()
-    committed = commit(
-        Operation(
-            caller.organization_id,
-            program,
-            asset,
-            action,
-            legs,
-            description,
-            Origin(api_key_id=caller.api_key_id),
-            allow_negative=negative,
-        )
+        if asset.inventory_mode is not InventoryMode.LOT:
+            return Movement(legs, amount)
+        candidates = eligible(lots, BUCKET_STATUS[bucket], LotFilters(), clock.now())
+        covered = sum((lot.remaining for lot in candidates), Decimal(0))
+        if covered < amount and not overdraft:
+            raise _insufficient(bucket, covered, amount, asset)
+        return Movement(legs, amount, consume(candidates, None if covered < amount else amount))
+
+    action = ActionType.CREDIT if type == "CREDIT" else ActionType.DEBIT
+    planned, _ = _commit(
+        _execute(caller, program, asset, account, action, description, build, allow_negative=overdraft)
     )
-    return Outcome(committed.entry.id, amount, committed.balances[account], asset, program)
+    return Outcome(planned.entry.id, amount, planned.balances[account], asset, program)
+
+
+def credit(
+    caller: Caller,
+    owner: Owner,
+    *,
+    program_id: str,
+    asset_id: str,
+    amount: Decimal,
+    description: str | None = None,
+    bucket: Bucket = Bucket.AVAILABLE,
+    expires_at: datetime | None = None,
+    matures_at: datetime | None = None,
+    reference_id: str | None = None,
+) -> tuple[Outcome, list[Lot]]:
+    """A credit with the lot options of the CREDIT rule action (04 §6.1): expiry, maturity,
+    provisional HELD credit with a reference. Used by the rules engine; adjust has none of them."""
+    program, asset = load_context(caller, program_id, asset_id)
+    require_owner(caller, owner, financial=True)
+    checked_amount(amount, asset, ceiling=True)
+    if asset.inventory_mode is InventoryMode.SIMPLE and (expires_at or matures_at or reference_id):
+        raise ValidationFailed(
+            "expires_at, matures_at and reference_id apply to LOT-mode assets only", reason="lot_only"
+        )
+    now = clock.now()
+    if expires_at is not None and expires_at <= now:
+        raise ValidationFailed("expires_at must be in the future", field="expires_at", reason="past")
+    account = owner.account(program.id)
+    source = issuance_source(asset, program)
+
+    def build(balance: Balance, lots: list[Lot]) -> Movement:
+        return _credit_movement(
+            account,
+            source,
+            asset,
+            program,
+            amount,
+            bucket,
+            balance,
+            expires_at=expires_at,
+            matures_at=matures_at,
+            reference_id=reference_id,
+        )
+
+    planned, movement = _commit(
+        _execute(caller, program, asset, account, ActionType.CREDIT, description, build, reference_id=reference_id)
+    )
+    created = movement.lots.new if movement.lots else []
+    return Outcome(planned.entry.id, amount, planned.balances[account], asset, program), created
 
 
 # ------------------------------------------------- hold, release, forfeit
 
-_FAMILIES = {ActionType.HOLD: "hold", ActionType.RELEASE: "release", ActionType.FORFEIT: "forfeit"}
+_FAMILIES = {
+    ActionType.HOLD: "hold",
+    ActionType.RELEASE: "release",
+    ActionType.FORFEIT: "forfeit",
+    ActionType.VOID_HOLD: "void_hold",
+}
+_SOURCE = {ActionType.HOLD: Bucket.AVAILABLE, ActionType.RELEASE: Bucket.HELD, ActionType.VOID_HOLD: Bucket.HELD}
 
 
-def _operation_legs(
-    action: ActionType, account: Account, balance: Balance, amount: Decimal | None, bucket: Bucket | None, asset: Asset
-) -> tuple[list[Leg], Decimal]:
-    """The legs of a hold, release or forfeit against the owner's current balance."""
-    if action is ActionType.HOLD:
-        source, target = Bucket.AVAILABLE, Bucket.HELD
-    elif action is ActionType.RELEASE:
-        source, target = Bucket.HELD, Bucket.AVAILABLE
-    else:
-        assert bucket is not None
-        source, target = bucket, Bucket.AVAILABLE
-    present = max(balance.of(source), Decimal(0))
+def _simple_movement(
+    action: ActionType, account: Account, balance: Balance, amount: Decimal | None, bucket: Bucket, asset: Asset
+) -> Movement:
+    present = max(balance.of(bucket), Decimal(0))
     if amount is None:
         moved = present  # omitted: the whole relevant balance
     elif action is ActionType.RELEASE:
@@ -188,18 +351,58 @@ def _operation_legs(
     else:
         moved = amount  # hold and forfeit are all or nothing
     if moved <= 0 or moved > present:
-        raise InsufficientBalance(
-            f"{source.value} balance is insufficient",
-            available=present,
-            requested=amount or Decimal(0),
-            scale=asset.scale,
-        )
+        raise _insufficient(bucket, present, amount, asset)
+    return Movement(_legs(action, account, bucket, moved), moved)
+
+
+def _legs(
+    action: ActionType, account: Account, bucket: Bucket, moved: Decimal, source: Account | None = None
+) -> list[Leg]:
     if action is ActionType.FORFEIT:
         return [
-            Leg(account, source, -moved),
+            Leg(account, bucket, -moved),
             Leg(system_account(SystemAccount.SYSTEM_BREAKAGE), Bucket.AVAILABLE, moved),
-        ], moved
-    return [Leg(account, source, -moved), Leg(account, target, moved)], moved
+        ]
+    if action is ActionType.VOID_HOLD:
+        assert source is not None
+        return [Leg(account, Bucket.HELD, -moved), Leg(source, Bucket.AVAILABLE, moved)]
+    target = Bucket.HELD if action is ActionType.HOLD else Bucket.AVAILABLE
+    return [Leg(account, bucket, -moved), Leg(account, target, moved)]
+
+
+def _lot_movement(
+    action: ActionType,
+    account: Account,
+    lots: list[Lot],
+    amount: Decimal | None,
+    bucket: Bucket,
+    filters: LotFilters,
+    asset: Asset,
+    source: Account,
+) -> Movement:
+    now = clock.now()
+    if action is ActionType.VOID_HOLD:
+        provisional = [
+            lot for lot in eligible(lots, LotStatus.HELD, filters, now) if lot.origin is LotOrigin.CREDIT_HELD
+        ]
+        if not provisional:
+            raise UnprocessableError(
+                "no_matching_lots", f"no provisional HELD lots carry reference_id {filters.reference_id!r}"
+            )
+        changes = close(provisional, LotStatus.CONSUMED)
+        return Movement(_legs(action, account, bucket, changes.moved, source), changes.moved, changes)
+    candidates = eligible(lots, BUCKET_STATUS[bucket], filters, now)
+    present = sum((lot.remaining for lot in candidates), Decimal(0))
+    if action is ActionType.RELEASE and amount is not None:
+        amount = min(amount, present)
+    if present == 0 or (amount is not None and amount > present):
+        raise _insufficient(bucket, present, amount, asset)
+    if action is ActionType.FORFEIT:
+        changes = consume(candidates, amount)
+    else:
+        target = LotStatus.HELD if action is ActionType.HOLD else LotStatus.AVAILABLE
+        changes = move(candidates, amount, target, filters.reference_id)
+    return Movement(_legs(action, account, bucket, changes.moved), changes.moved, changes)
 
 
 def balance_operation(
@@ -214,22 +417,36 @@ def balance_operation(
     bucket: Bucket | None = None,
     idempotency_key: str | None = None,
     request: dict[str, Any] | None = None,
+    filters: LotFilters | None = None,
 ) -> tuple[dict[str, Any], bool]:
-    """Hold, release or forfeit (04 §5.2-5.5): the response body and whether it is a replay."""
-    exempt = action is ActionType.FORFEIT  # forfeit is allowed on inactive programs and owners
+    """Hold, release, forfeit or void hold (04 §5.2-5.6): the response body and whether it is a replay."""
+    exempt = action in (ActionType.FORFEIT, ActionType.VOID_HOLD)  # allowed on inactive programs and owners
     program, asset = load_context(caller, program_id, asset_id, require_active_program=not exempt)
     require_owner(caller, owner, financial=not exempt)
     if amount is not None:
         checked_amount(amount, asset)
     _refuse_lot_fields(asset, request or {})
+    if action is ActionType.VOID_HOLD and asset.inventory_mode is not InventoryMode.LOT:
+        raise ValidationFailed("void hold applies to LOT-mode assets only", field="asset_id", reason="lot_only")
     account = owner.account(program.id)
-    org = caller.organization_id
+    source_bucket = (
+        bucket if action is ActionType.FORFEIT and bucket is not None else _SOURCE.get(action, Bucket.AVAILABLE)
+    )
+    lot_filters = filters or LotFilters()
+    reference = lot_filters.reference_id
+
+    def build(balance: Balance, lots: list[Lot]) -> Movement:
+        if asset.inventory_mode is InventoryMode.LOT:
+            return _lot_movement(
+                action, account, lots, amount, source_bucket, lot_filters, asset, issuance_source(asset, program)
+            )
+        return _simple_movement(action, account, balance, amount, source_bucket, asset)
+
+    attempt = _execute(caller, program, asset, account, action, description, build, reference_id=reference)
 
     def prepare() -> tuple[Plan, dict[str, Any]]:
-        current = ledger_store.read_balance(org, account, asset.id).balance
-        legs, moved = _operation_legs(action, account, current, amount, bucket, asset)
-        planned = plan(Operation(org, program, asset, action, legs, description, Origin(api_key_id=caller.api_key_id)))
-        return planned, operation_body(action, planned, account, moved, asset, program)
+        planned, movement = attempt()
+        return planned, operation_body(action, planned, account, movement, asset, program)
 
     if idempotency_key is None:
 
@@ -240,7 +457,7 @@ def balance_operation(
 
         return retry_stale(once), False
 
-    scope = IdempotencyScope(org, program.id, _FAMILIES[action], idempotency_key)
+    scope = IdempotencyScope(caller.organization_id, program.id, _FAMILIES[action], idempotency_key)
     digest = fingerprint({"owner": owner.id, "owner_type": owner.entity_type.value, **(request or {})})
 
     def idempotent() -> idempotency.Outcome:
@@ -255,20 +472,25 @@ def balance_operation(
 
 
 def operation_body(
-    action: ActionType, planned: Plan, account: Account, moved: Decimal, asset: Asset, program: Program
+    action: ActionType, planned: Plan, account: Account, movement: Movement, asset: Asset, program: Program
 ) -> dict[str, Any]:
-    balance = planned.balances[account]
-    text = amounts.format_amount(moved, asset.scale)
-    return {
+    text = amounts.format_amount(movement.moved, asset.scale)
+    body: dict[str, Any] = {
         "operation": action.value,
         "amount_processed": text,
         "asset_id": asset.id,
         "program_id": program.id,
         "reference_id": planned.entry.reference_id,
         "journal_entry_id": planned.entry.id,
-        "balance": balance_body(balance, asset),
+        "balance": balance_body(planned.balances[account], asset),
         "message": f"Processed {text}",
     }
+    if movement.lots is not None:
+        body["lots_processed"] = [
+            {"id": lot_id, "amount": amounts.format_amount(taken, asset.scale)}
+            for lot_id, taken in movement.lots.processed
+        ]
+    return body
 
 
 def balance_body(balance: Balance, asset: Asset) -> dict[str, str]:

@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from scrip.domain import amounts
-from scrip.domain.assets import Asset, IssuancePolicy
+from scrip.domain.assets import Asset, InventoryMode, IssuancePolicy
 from scrip.domain.errors import ValidationFailed
 from scrip.domain.ledger import (
     Account,
@@ -20,11 +20,13 @@ from scrip.domain.ledger import (
     participant_account,
     wallet_account,
 )
+from scrip.domain.lots import Lot, LotStatus
 from scrip.domain.organizations import Caller
 from scrip.domain.pagination import Page, decode_cursor, encode_cursor, scope_signature
 from scrip.storage import assets as asset_store
 from scrip.storage import groups as group_store
 from scrip.storage import ledger as ledger_store
+from scrip.storage import lots as lot_store
 from scrip.storage import participants as participant_store
 from scrip.storage import programs as program_store
 from scrip.storage.ledger import LedgerLine
@@ -243,6 +245,46 @@ def account_history(
         after=decode_cursor(cursor, scope) if cursor else None,
     )
     return Page(lines, encode_cursor(resume, scope) if resume else None)
+
+
+def participant_lots(
+    caller: Caller,
+    participant_id: str,
+    *,
+    asset_id: str,
+    program_id: str | None = None,
+    status: LotStatus | None = None,
+    expires_before: datetime | None = None,
+    expires_after: datetime | None = None,
+    reference_id: str | None = None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[Asset, Page[Lot]]:
+    """A participant's lots of a LOT-mode asset in FIFO order (04 §8.9)."""
+    org = caller.organization_id
+    participant_store.require(org, participant_id)
+    asset = asset_store.require(org, asset_id)
+    if asset.inventory_mode is not InventoryMode.LOT:
+        raise ValidationFailed("lots exist for LOT-mode assets only", field="asset_id", reason="not_lot_mode")
+    scope = scope_signature(
+        "lots", org, participant_id, asset_id, program_id, status, expires_before, expires_after, reference_id
+    )
+    after = decode_cursor(cursor, scope) if cursor else None
+    selected = [
+        lot
+        for lot in lot_store.read(org, participant_account(participant_id), asset_id)
+        if (program_id is None or lot.program_id == program_id)
+        and (status is None or lot.status is status)
+        and (expires_before is None or (lot.expires_at is not None and lot.expires_at < expires_before))
+        and (expires_after is None or (lot.expires_at is not None and lot.expires_at > expires_after))
+        and (reference_id is None or lot.reference_id == reference_id)
+    ]
+    selected.sort(key=lambda lot: lot.fifo_key)
+    keyed = [(f"{lot.created_at.isoformat()}#{lot.id}", lot) for lot in selected]
+    remaining = [(k, lot) for k, lot in keyed if after is None or k > after]
+    page = remaining[:limit]
+    more = len(remaining) > limit
+    return asset, Page([lot for _, lot in page], encode_cursor(page[-1][0], scope) if more and page else None)
 
 
 def format_for(asset: Asset, value: Decimal) -> str:

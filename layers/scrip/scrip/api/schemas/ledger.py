@@ -62,6 +62,35 @@ class ForfeitRequest(BalanceOperationRequest):
     bucket: OperationBucket = Field(description="Required: AVAILABLE or HELD")  # type: ignore[assignment]
 
 
+class VoidHoldRequest(RequestModel):
+    """Void hold (04 §5.6): the whole provisional accrual of `reference_id`."""
+
+    program_id: UUID
+    asset_id: UUID
+    description: Description
+    reference_id: ReferenceId
+    idempotency_key: IdempotencyKey | None = None
+
+    # The shared operation code reads these; void hold takes none of them.
+    amount: None = Field(default=None, exclude=True)
+    bucket: None = Field(default=None, exclude=True)
+    lot_ids: None = Field(default=None, exclude=True)
+    earned_from: None = Field(default=None, exclude=True)
+    earned_to: None = Field(default=None, exclude=True)
+
+
+class LotResponse(BaseModel):
+    id: str
+    asset_id: str
+    amount: str
+    remaining: str
+    status: str
+    created_at: str
+    expires_at: str | None
+    matures_at: str | None
+    reference_id: str | None
+
+
 class BalanceBody(BaseModel):
     available: str
     held: str

@@ -1,0 +1,162 @@
+"""Lots, in a partition per owner and asset, sorted by creation (the FIFO order).
+
+Lot writes ride in the transaction of the balance change they back, which is guarded by the
+balance's version: two operations on one owner's asset cannot both rewrite its lots. Lots
+with an expiry or maturity are also indexed by the hour they fall due, which is what the
+scheduled job reads (``DUE#<kind>#<hour>``, one partition per hour and kind).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.conditions import Key
+
+from scrip.domain.ledger import Account, EntityType
+from scrip.domain.lots import Lot, LotOrigin, LotStatus
+from scrip.storage import items, keys, table, transactions
+
+
+def partition(org_id: str, account: Account, asset_id: str) -> str:
+    if account.entity_type is EntityType.GROUP:
+        return f"{keys.group(org_id, account.owner_id)}#LOTS#{account.program_id}#{asset_id}"
+    return f"{keys.participant(org_id, account.owner_id)}#LOTS#{asset_id}"
+
+
+def _sort_key(lot: Lot) -> str:
+    return f"{items.timestamp(lot.created_at)}#{lot.id}"
+
+
+def _from_item(item: dict[str, Any]) -> Lot:
+    created_at = items.moment(item["created_at"])
+    assert created_at is not None
+    return Lot(
+        id=item["id"],
+        asset_id=item["asset_id"],
+        amount=Decimal(item["amount"]),
+        remaining=Decimal(item["remaining"]),
+        status=LotStatus(item["status"]),
+        created_at=created_at,
+        expires_at=items.moment(item.get("expires_at")),
+        matures_at=items.moment(item.get("matures_at")),
+        reference_id=item.get("reference_id"),
+        origin=LotOrigin(item["origin"]),
+        program_id=item.get("program_id"),
+    )
+
+
+def read(org_id: str, account: Account, asset_id: str) -> list[Lot]:
+    """Every lot of the owner's asset, FIFO order."""
+    found: list[Lot] = []
+    params: dict[str, Any] = {
+        "TableName": table.table_name(),
+        "KeyConditionExpression": Key("PK").eq(partition(org_id, account, asset_id)),
+        "ConsistentRead": True,
+    }
+    while True:
+        response = table.client().query(**params)
+        found.extend(_from_item(i) for i in response.get("Items", []))
+        if "LastEvaluatedKey" not in response:
+            return found
+        params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
+DUE_SHARDS = 16
+
+
+def _due_partition(kind: str, moment: datetime, shard: int) -> str:
+    """Due entries of one hour, in shards: a burst of credits with one relative expiry lands
+    in the same hour, and must not land on one partition."""
+    return f"DUE#{kind}#{moment.strftime('%Y-%m-%dT%H')}#{shard}"
+
+
+def put(org_id: str, account: Account, lot: Lot) -> list[transactions.Write]:
+    """The lot's new state, plus its entry in the due index while it can still expire or mature."""
+    lot_partition = partition(org_id, account, lot.asset_id)
+    writes = [
+        transactions.put(
+            {
+                "PK": lot_partition,
+                "SK": _sort_key(lot),
+                "entity": "LOT",
+                "id": lot.id,
+                "asset_id": lot.asset_id,
+                "amount": lot.amount,
+                "remaining": lot.remaining,
+                "status": lot.status.value,
+                "created_at": items.timestamp(lot.created_at),
+                "expires_at": items.timestamp(lot.expires_at),
+                "matures_at": items.timestamp(lot.matures_at),
+                "reference_id": lot.reference_id,
+                "origin": lot.origin.value,
+                "program_id": lot.program_id,
+                "owner_type": account.entity_type.value,
+                "owner_id": account.owner_id,
+                "owner_program_id": account.program_id,
+            }
+        )
+    ]
+    live = lot.status in (LotStatus.AVAILABLE, LotStatus.HELD, LotStatus.DEFERRED) and lot.remaining > 0
+    for kind, moment in (
+        ("EXPIRY", lot.expires_at),
+        ("MATURITY", lot.matures_at if lot.status is LotStatus.DEFERRED else None),
+    ):
+        if moment is None:
+            continue
+        due_key = {
+            "PK": _due_partition(kind, moment, keys.shard_of(lot.id, DUE_SHARDS)),
+            "SK": f"{items.timestamp(moment)}#{lot_partition}#{_sort_key(lot)}",
+        }
+        if live:
+            writes.append(
+                transactions.put(
+                    {
+                        **due_key,
+                        "entity": "DUE",
+                        "organization_id": org_id,
+                        "lot_partition": lot_partition,
+                        "lot_sort_key": _sort_key(lot),
+                    }
+                )
+            )
+        else:
+            writes.append(transactions.delete(due_key))
+    return writes
+
+
+def due(kind: str, hour: datetime, until: datetime) -> list[dict[str, Any]]:
+    """Index entries of one hour bucket (every shard) that fall due at or before ``until``."""
+    limit = items.timestamp(until) or ""
+    found: list[dict[str, Any]] = []
+    for shard in range(DUE_SHARDS):
+        params: dict[str, Any] = {
+            "TableName": table.table_name(),
+            "KeyConditionExpression": Key("PK").eq(_due_partition(kind, hour, shard))
+            & Key("SK").lte(limit + "#\U0010ffff"),
+            "ConsistentRead": True,
+        }
+        while True:
+            response = table.client().query(**params)
+            found.extend(i for i in response.get("Items", []) if str(i["SK"]).split("#", 1)[0] <= limit)
+            if "LastEvaluatedKey" not in response:
+                break
+            params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+    return found
+
+
+def owner_of(entry: dict[str, Any]) -> tuple[str, Account, str]:
+    """(organization, account, asset) of a due index entry, from its lot item."""
+    got = table.client().get_item(
+        TableName=table.table_name(),
+        Key={"PK": entry["lot_partition"], "SK": entry["lot_sort_key"]},
+        ConsistentRead=True,
+    )
+    item = got["Item"]
+    account = Account(EntityType(item["owner_type"]), item["owner_id"], item.get("owner_program_id"))
+    return str(entry["organization_id"]), account, str(item["asset_id"])
+
+
+def delete_due(entry: dict[str, Any]) -> transactions.Write:
+    return transactions.delete({"PK": entry["PK"], "SK": entry["SK"]})
