@@ -6,7 +6,9 @@ from collections import defaultdict
 from decimal import Decimal
 
 from scrip.domain.ledger import Account, Bucket, EntityType, JournalEntry, JournalFilters, verify_chain
+from scrip.domain.lots import BUCKET_STATUS
 from scrip.storage import ledger as ledger_store
+from scrip.storage import lots as lot_store
 
 
 def all_entries(organization_id: str) -> list[JournalEntry]:
@@ -25,6 +27,8 @@ def check(
     asset_id: str,
     overdraft_allowed: set[str],
     wallet_program: str | None = None,
+    *,
+    lots: bool = False,
 ) -> None:
     entries = all_entries(organization_id)
     sums: dict[tuple[Account, Bucket], Decimal] = defaultdict(Decimal)
@@ -47,6 +51,18 @@ def check(
             assert stored.of(bucket) == sums[(account, bucket)], (participant, bucket)
             if stored.of(bucket) < 0:
                 assert bucket is Bucket.AVAILABLE and participant in overdraft_allowed, (participant, bucket)
+        # 5. lots back their buckets: AVAILABLE lots add up to AVAILABLE (0 while overdrawn), etc.
+        if lots:
+            owned = lot_store.read(organization_id, account, asset_id)
+            for bucket, status in BUCKET_STATUS.items():
+                backing = sum((lot.remaining for lot in owned if lot.status is status), Decimal(0))
+                assert backing == max(stored.of(bucket), Decimal(0)), (participant, bucket, backing, stored)
+        # 5. lots back their buckets: AVAILABLE lots add up to AVAILABLE (0 while overdrawn), etc.
+        if lots:
+            owned = lot_store.read(organization_id, account, asset_id)
+            for bucket, status in BUCKET_STATUS.items():
+                backing = sum((lot.remaining for lot in owned if lot.status is status), Decimal(0))
+                assert backing == max(stored.of(bucket), Decimal(0)), (participant, bucket, backing, stored)
     if wallet_program is not None:
         wallet = Account(EntityType.PROGRAM, wallet_program, wallet_program)
         records = ledger_store.read_wallet(organization_id, wallet_program, asset_id)

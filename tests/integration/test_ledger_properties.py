@@ -29,7 +29,9 @@ WALLET_OPERATIONS = ["fund", "burn", "credit", "debit", "hold", "release"]
 amounts = st.integers(min_value=1, max_value=60).map(lambda n: Decimal(n) / 4)  # scale 2, exact
 
 
-def _setup(policy: IssuancePolicy, stack) -> tuple[Caller, str, str, list[str]]:  # type: ignore[no-untyped-def]
+def _setup(
+    policy: IssuancePolicy, stack, mode: InventoryMode = InventoryMode.SIMPLE
+) -> tuple[Caller, str, str, list[str]]:  # type: ignore[no-untyped-def]
     organization_id, _, _ = stack.bootstrap_organization(None)
     caller = Caller(organization_id, "property-test")
     program = program_service.create_program(caller, name="Property")
@@ -38,7 +40,7 @@ def _setup(policy: IssuancePolicy, stack) -> tuple[Caller, str, str, list[str]]:
         program_id=program.id,
         name="Points",
         symbol=f"P{uuid.uuid4().hex[:6]}",
-        inventory_mode=InventoryMode.SIMPLE,
+        inventory_mode=mode,
         issuance_policy=policy,
         scale=2,
     )
@@ -68,8 +70,9 @@ def _apply(
         balances.balance_operation(caller, owner, action, amount=amount, bucket=bucket, **common)
 
 
+@pytest.mark.parametrize("mode", [InventoryMode.SIMPLE, InventoryMode.LOT])
 @pytest.mark.parametrize("policy", [IssuancePolicy.UNLIMITED, IssuancePolicy.PREFUNDED])
-def test_random_operation_sequences_keep_the_invariants(stack, policy: IssuancePolicy) -> None:  # type: ignore[no-untyped-def]
+def test_random_operation_sequences_keep_the_invariants(stack, policy: IssuancePolicy, mode: InventoryMode) -> None:  # type: ignore[no-untyped-def]
     names = OPERATIONS if policy is IssuancePolicy.UNLIMITED else WALLET_OPERATIONS
 
     @settings(
@@ -79,7 +82,7 @@ def test_random_operation_sequences_keep_the_invariants(stack, policy: IssuanceP
     )
     @given(st.lists(st.tuples(st.sampled_from(names), st.integers(0, 1), amounts), min_size=1, max_size=12))
     def run(steps: list[tuple[str, int, Decimal]]) -> None:
-        caller, program, asset, people = _setup(policy, stack)
+        caller, program, asset, people = _setup(policy, stack, mode)
         overdrafts: set[str] = set()
         wallet = program if policy is IssuancePolicy.PREFUNDED else None
         for operation, who, amount in steps:
@@ -87,6 +90,8 @@ def test_random_operation_sequences_keep_the_invariants(stack, policy: IssuanceP
                 _apply(caller, program, asset, people[who], operation, amount, overdrafts)
             except ApiError as error:
                 assert error.status == 422 and error.code == "insufficient_balance", error
-            ledger_invariants.check(caller.organization_id, people, asset, overdrafts, wallet)
+            ledger_invariants.check(
+                caller.organization_id, people, asset, overdrafts, wallet, lots=mode is InventoryMode.LOT
+            )
 
     run()

@@ -149,8 +149,10 @@ class JournalEntry:
         for posting in self.postings:
             if posting.account.entity_type in (EntityType.PARTICIPANT, EntityType.GROUP):
                 return posting.account
-        assert self.program_id is not None, "a system-only entry belongs to a program"
-        return wallet_account(self.program_id)
+        for posting in self.postings:
+            if posting.account.entity_type is EntityType.PROGRAM:
+                return posting.account
+        raise ValueError("an entry moves at least one participant, group or program wallet")
 
 
 def check_balanced(postings: tuple[Posting, ...]) -> None:

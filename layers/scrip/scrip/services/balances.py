@@ -379,6 +379,7 @@ def _lot_movement(
     filters: LotFilters,
     asset: Asset,
     source: Account,
+    reference: str | None,
 ) -> Movement:
     now = clock.now()
     if action is ActionType.VOID_HOLD:
@@ -401,7 +402,7 @@ def _lot_movement(
         changes = consume(candidates, amount)
     else:
         target = LotStatus.HELD if action is ActionType.HOLD else LotStatus.AVAILABLE
-        changes = move(candidates, amount, target, filters.reference_id)
+        changes = move(candidates, amount, target, reference)
     return Movement(_legs(action, account, bucket, changes.moved), changes.moved, changes)
 
 
@@ -434,11 +435,22 @@ def balance_operation(
     )
     lot_filters = filters or LotFilters()
     reference = lot_filters.reference_id
+    if action is ActionType.HOLD:
+        # A hold stamps its lots with the reference; release and void hold select by it.
+        lot_filters = replace(lot_filters, reference_id=None)
 
     def build(balance: Balance, lots: list[Lot]) -> Movement:
         if asset.inventory_mode is InventoryMode.LOT:
             return _lot_movement(
-                action, account, lots, amount, source_bucket, lot_filters, asset, issuance_source(asset, program)
+                action,
+                account,
+                lots,
+                amount,
+                source_bucket,
+                lot_filters,
+                asset,
+                issuance_source(asset, program),
+                reference,
             )
         return _simple_movement(action, account, balance, amount, source_bucket, asset)
 

@@ -43,6 +43,7 @@ class Leg:
     account: Account
     bucket: Bucket
     amount: Decimal  # signed: positive credits the account
+    program_id: str | None = None  # attribution when the entry has no program (a lot's program)
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ class Plan:
 @dataclass(frozen=True)
 class Operation:
     organization_id: str
-    program: Program
+    program: Program | None  # None for the expiry and maturity jobs (decision 20)
     asset: Asset
     action_type: ActionType
     legs: Sequence[Leg]
@@ -141,8 +142,9 @@ def plan(operation: Operation) -> Plan:
                 scale=asset.scale,
             )
 
+    program_id = operation.program.id if operation.program else None
     postings = tuple(
-        Posting(ids.new_id(), leg.account, asset.id, asset.symbol, leg.bucket, leg.amount, operation.program.id)
+        Posting(ids.new_id(), leg.account, asset.id, asset.symbol, leg.bucket, leg.amount, leg.program_id or program_id)
         for leg in operation.legs
     )
     draft = JournalEntry(
@@ -150,8 +152,8 @@ def plan(operation: Operation) -> Plan:
         organization_id=org,
         action_type=operation.action_type,
         description=operation.description,
-        program_id=operation.program.id,
-        program_name=operation.program.name,
+        program_id=program_id,
+        program_name=operation.program.name if operation.program else None,
         event_id=operation.origin.event_id,
         rule_id=operation.origin.rule_id,
         reference_id=operation.reference_id,

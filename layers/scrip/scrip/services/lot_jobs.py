@@ -1,0 +1,120 @@
+"""The scheduled lot jobs (04 §8.7-8.8): maturity, then expiry.
+
+Each run reads the due index up to "now" (the application clock, which tests move) and, per
+owner and asset, commits one MATURITY or EXPIRATION entry (with ``program_id`` null, decision
+20) together with the lots it changes and the balance it moves. Lots are re-read inside the
+balance's version-guarded transaction, so a job that runs twice, or two runs that overlap,
+change each lot once; index entries whose lot has nothing left to do are simply removed.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from scrip.domain import clock
+from scrip.domain.ledger import Account, ActionType, Bucket, SystemAccount, system_account
+from scrip.domain.lots import BUCKET_STATUS, Lot, LotStatus, close, mature
+from scrip.services.posting import Leg, Operation, Origin, plan, retry_stale
+from scrip.storage import assets as asset_store
+from scrip.storage import lots as lot_store
+from scrip.storage import transactions
+
+LOOKBACK = timedelta(days=2)  # how far back a run looks for due entries it has not cleared
+LIVE = (LotStatus.AVAILABLE, LotStatus.HELD, LotStatus.DEFERRED)
+
+
+@dataclass
+class JobReport:
+    matured: int = 0
+    expired: int = 0
+    entries: list[str] = field(default_factory=list)
+
+
+def _hours(start: datetime, end: datetime) -> list[datetime]:
+    hour = start.replace(minute=0, second=0, microsecond=0)
+    found = []
+    while hour <= end:
+        found.append(hour)
+        hour += timedelta(hours=1)
+    return found
+
+
+def _due_lots(kind: str, lots: list[Lot], now: datetime) -> list[Lot]:
+    if kind == "MATURITY":
+        return [
+            lot
+            for lot in lots
+            if lot.status is LotStatus.DEFERRED and lot.matures_at and lot.matures_at <= now and not lot.expired(now)
+        ]
+    return [lot for lot in lots if lot.status in LIVE and lot.remaining > 0 and lot.expired(now)]
+
+
+def _process(
+    kind: str, organization_id: str, account: Account, asset_id: str, now: datetime, index_entries: list[dict[str, Any]]
+) -> tuple[int, str | None]:
+    asset = asset_store.require(organization_id, asset_id)
+
+    def attempt() -> tuple[int, str | None]:
+        lots = lot_store.read(organization_id, account, asset_id)
+        due = _due_lots(kind, lots, now)
+        cleanup = [lot_store.delete_due(entry) for entry in index_entries]
+        if not due:
+            transactions.write(cleanup)
+            return 0, None
+        if kind == "MATURITY":
+            changes = mature(due)
+            legs = [
+                Leg(account, Bucket.DEFERRED, -changes.moved, due[0].program_id),
+                Leg(account, Bucket.AVAILABLE, changes.moved, due[0].program_id),
+            ]
+            action = ActionType.MATURITY
+        else:
+            changes = close(due, LotStatus.EXPIRED)
+            by_bucket: dict[Bucket, Decimal] = defaultdict(Decimal)
+            for lot in due:
+                bucket = next(b for b, s in BUCKET_STATUS.items() if s is lot.status)
+                by_bucket[bucket] += lot.remaining
+            legs = [Leg(account, bucket, -value, due[0].program_id) for bucket, value in by_bucket.items()]
+            legs.append(
+                Leg(system_account(SystemAccount.SYSTEM_BREAKAGE), Bucket.AVAILABLE, changes.moved, due[0].program_id)
+            )
+            action = ActionType.EXPIRATION
+        lot_writes = [write for lot in changes.changed for write in lot_store.put(organization_id, account, lot)]
+        description = "Lot maturity" if kind == "MATURITY" else "Lot expiration"
+        planned = plan(
+            Operation(organization_id, None, asset, action, legs, description, Origin(), extra_writes=lot_writes)
+        )
+        # An index entry may also be rewritten by a lot put (a delete either way): keep one of each.
+        seen, writes = set(), []
+        for write in [*planned.writes, *cleanup]:
+            identity = str(write.params.get("Key") or {k: write.params["Item"][k] for k in ("PK", "SK")})
+            if identity not in seen:
+                seen.add(identity)
+                writes.append(write)
+        transactions.write(writes)
+        return len(due), planned.entry.id
+
+    return retry_stale(attempt)
+
+
+def run_due(now: datetime | None = None) -> JobReport:
+    moment = now or clock.now()
+    report = JobReport()
+    for kind in ("MATURITY", "EXPIRY"):
+        groups: dict[tuple[str, Account, str], list[dict[str, Any]]] = defaultdict(list)
+        for hour in _hours(moment - LOOKBACK, moment):
+            for entry in lot_store.due(kind, hour, moment):
+                groups[lot_store.owner_of(entry)].append(entry)
+        for (organization_id, account, asset_id), entries in groups.items():
+            count, entry_id = _process(kind, organization_id, account, asset_id, moment, entries)
+            if kind == "MATURITY":
+                report.matured += count
+            else:
+                report.expired += count
+            if entry_id:
+                report.entries.append(entry_id)
+    return report
