@@ -287,3 +287,55 @@ def test_lots_endpoint_filters_and_errors(ledger: Ledger) -> None:
         ledger.api.get(f"/v1/participants/{alice}/balances/lots?asset_id={ledger.points['id']}&status=GONE").status_code
         == 400
     )
+
+
+def test_overlapping_job_runs_expire_each_lot_once(ledger: Ledger, stack, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    import threading
+
+    people = [ledger.participant() for _ in range(3)]
+    soon = clock.now() + timedelta(minutes=5)
+    for person in people:
+        _credit(ledger, person, "9", expires_at=soon)
+        _credit(ledger, person, "4", expires_at=soon)
+    monkeypatch.setenv("SCRIP_CLOCK_OFFSET_SECONDS", "600")
+    reports: list[dict[str, Any]] = []
+    barrier = threading.Barrier(3)
+
+    def run() -> None:
+        barrier.wait()
+        reports.append(stack.events.fire_schedule("LotJobsFunction"))
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(r["expired"] for r in reports) == 6
+    assert sum(len(r["journal_entry_ids"]) for r in reports) == 3
+    expirations = ledger.api.get("/v1/journal-entries?action_type=EXPIRATION&limit=200").json()["data"]
+    assert len(expirations) == 3
+    _check(ledger, *people)
+
+
+def test_group_lots_hold_and_forfeit(ledger: Ledger) -> None:
+    alice = ledger.participant()
+    group = ledger.api.post(
+        "/v1/groups", json={"name": "Pool", "members": [{"participant_id": alice, "role": "ADMIN"}]}
+    ).json()
+    base = {"program_id": ledger.program["id"], "asset_id": ledger.points["id"]}
+    for amount in ("30", "20"):
+        ledger.api.post(
+            f"/v1/groups/{group['id']}/balances/adjust",
+            json={**base, "type": "CREDIT", "amount": amount, "description": "pool"},
+        )
+    held = ledger.api.post(
+        f"/v1/groups/{group['id']}/balances/hold",
+        json={**base, "amount": "35", "description": "h", "reference_id": "g-1"},
+    ).json()
+    assert [lot["amount"] for lot in held["lots_processed"]] == ["30", "5"]
+    assert held["balance"] == {"available": "15", "held": "35", "deferred": "0"}
+    forfeited = ledger.api.post(
+        f"/v1/groups/{group['id']}/balances/forfeit", json={**base, "bucket": "HELD", "description": "f"}
+    ).json()
+    assert forfeited["amount_processed"] == "35" and forfeited["balance"]["held"] == "0"
+    assert ledger.api.get(f"/v1/groups/{group['id']}/balances").json()["data"][0]["balance"] == "15"

@@ -47,7 +47,7 @@ class FailingClient:
         return call
 
 
-def _world(stack: Any, policy: IssuancePolicy) -> tuple[Caller, str, str, str]:
+def _world(stack: Any, policy: IssuancePolicy, mode: InventoryMode) -> tuple[Caller, str, str, str]:
     organization_id, _, _ = stack.bootstrap_organization(None)
     caller = Caller(organization_id, "fault-test")
     program = program_service.create_program(caller, name="Faults")
@@ -56,7 +56,7 @@ def _world(stack: Any, policy: IssuancePolicy) -> tuple[Caller, str, str, str]:
         program_id=program.id,
         name="Points",
         symbol=f"F{uuid.uuid4().hex[:6]}",
-        inventory_mode=InventoryMode.SIMPLE,
+        inventory_mode=mode,
         issuance_policy=policy,
         scale=0,
     )
@@ -104,17 +104,18 @@ OPERATIONS: dict[str, Callable[[Caller, str, str, str], Any]] = {
 }
 
 
+@pytest.mark.parametrize("mode", [InventoryMode.SIMPLE, InventoryMode.LOT])
 @pytest.mark.parametrize("policy", [IssuancePolicy.UNLIMITED, IssuancePolicy.PREFUNDED])
 @pytest.mark.parametrize("name", sorted(OPERATIONS))
 def test_failing_each_call_in_turn_leaves_no_partial_state(
-    stack, monkeypatch: pytest.MonkeyPatch, policy: IssuancePolicy, name: str
+    stack, monkeypatch: pytest.MonkeyPatch, policy: IssuancePolicy, name: str, mode: InventoryMode
 ) -> None:  # type: ignore[no-untyped-def]
     if name == "burn" and policy is IssuancePolicy.UNLIMITED:
         pytest.skip("burning an UNLIMITED asset writes nothing")
     operation = OPERATIONS[name]
     real = table.client()
     counter = FailingClient(real, None)
-    caller, program, asset, participant = _world(stack, policy)
+    caller, program, asset, participant = _world(stack, policy, mode)
     monkeypatch.setattr(table, "client", lambda: counter)
     operation(caller, program, asset, participant)
     total_calls = counter.calls
@@ -122,7 +123,7 @@ def test_failing_each_call_in_turn_leaves_no_partial_state(
 
     for fail_at in range(total_calls):
         monkeypatch.setattr(table, "client", lambda: real)
-        caller, program, asset, participant = _world(stack, policy)
+        caller, program, asset, participant = _world(stack, policy, mode)
         before_entries = len(ledger_invariants.all_entries(caller.organization_id))
         before = ledger_store.read_balance(caller.organization_id, participant_account(participant), asset).balance
         failing = FailingClient(real, fail_at)
