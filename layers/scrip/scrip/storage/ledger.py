@@ -317,9 +317,7 @@ def journal_page(
         conditions.append(Attr("created_at").gte(items.timestamp(filters.created_from)))
     if filters.created_to is not None:
         conditions.append(Attr("created_at").lte(items.timestamp(filters.created_to)))
-    item_filter: Any = None
-    for condition in conditions:
-        item_filter = condition if item_filter is None else item_filter & condition
+    item_filter = listing.all_of(conditions)
     partitions = [keys.journal_list(org_id, shard) for shard in range(keys.JOURNAL_LIST_SHARDS)]
     found, more = listing.read_merged_page(
         partitions, limit=limit, after=after, descending=True, item_filter=item_filter
@@ -397,9 +395,7 @@ def history_lines(
         conditions.append(Attr("event_timestamp").gte(items.timestamp(event_from)))
     if event_to is not None:
         conditions.append(Attr("event_timestamp").lte(items.timestamp(event_to)))
-    item_filter: Any = None
-    for condition in conditions:
-        item_filter = condition if item_filter is None else item_filter & condition
+    item_filter = listing.all_of(conditions)
     partitions = _history_partitions(org_id, account)
     if limit is None:
         found: list[dict[str, Any]] = []

@@ -16,6 +16,14 @@ from boto3.dynamodb.conditions import Key
 from scrip.storage import table
 
 
+def all_of(conditions: list[Any]) -> Any:
+    """The conjunction of filter conditions, or None when there are none."""
+    combined: Any = None
+    for condition in conditions:
+        combined = condition if combined is None else combined & condition
+    return combined
+
+
 def read_page(
     partition: str,
     *,

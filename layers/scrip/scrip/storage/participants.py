@@ -263,9 +263,7 @@ def list_page(
         conditions.append(Attr("created_at").gte(items.timestamp(created_from)))
     if created_to is not None:
         conditions.append(Attr("created_at").lte(items.timestamp(created_to)))  # `to` is inclusive (decision 19)
-    item_filter: Any = None
-    for condition in conditions:
-        item_filter = condition if item_filter is None else item_filter & condition
+    item_filter = listing.all_of(conditions)
     partitions = [keys.participants_list(org_id, order, shard) for shard in range(keys.PARTICIPANT_LIST_SHARDS)]
     found, has_more = listing.read_merged_page(
         partitions, limit=limit, after=after, descending=descending, item_filter=item_filter

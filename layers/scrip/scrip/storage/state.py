@@ -269,9 +269,7 @@ def history_page(
         conditions.append(Attr("event_timestamp").gte(items.timestamp(event_from)))
     if event_to is not None:
         conditions.append(Attr("event_timestamp").lte(items.timestamp(event_to)))
-    item_filter: Any = None
-    for condition in conditions:
-        item_filter = condition if item_filter is None else item_filter & condition
+    item_filter = listing.all_of(conditions)
     found, more = listing.read_page(
         keys.state_history(partition(org_id, owner)), limit=limit, after=after, descending=True, item_filter=item_filter
     )

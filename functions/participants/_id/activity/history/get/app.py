@@ -1,51 +1,9 @@
 """GET /v1/participants/{id}/activity/history: the participant's ledger lines, oldest first."""
 
-from datetime import datetime
-from typing import Annotated
-from uuid import UUID
-
-from aws_lambda_powertools.event_handler.openapi.params import Query
-
+from scrip.api import history_routes
 from scrip.api.endpoint import HttpEndpoint
-from scrip.api.schemas.common import Cursor, Limit, ListResponse, ResourceId
-from scrip.api.schemas.ledger import HistoryRow
-from scrip.domain.ledger import Bucket, participant_account
-from scrip.services import ledger
+from scrip.domain.ledger import EntityType
 
 endpoint = HttpEndpoint()
-
-
-@endpoint.router.get(
-    "/v1/participants/<id>/activity/history",
-    summary="A participant's transaction history",
-    description="One row per posting to the participant, chronological. `from`/`to` bound ingestion time, "
-    "`event_from`/`event_to` the originating event's time (rows without an event use ingestion time); inclusive.",
-    tags=["Participant balances"],
-)
-def participant_history(
-    id: ResourceId,
-    limit: Limit = 50,
-    cursor: Cursor = None,
-    asset_id: Annotated[UUID | None, Query()] = None,
-    bucket: Annotated[Bucket | None, Query()] = None,
-    from_: Annotated[datetime | None, Query(alias="from")] = None,
-    to: Annotated[datetime | None, Query()] = None,
-    event_from: Annotated[datetime | None, Query()] = None,
-    event_to: Annotated[datetime | None, Query()] = None,
-) -> ListResponse[HistoryRow]:
-    page = ledger.account_history(
-        endpoint.caller(),
-        participant_account(str(id)),
-        limit=limit,
-        cursor=cursor,
-        asset_id=str(asset_id) if asset_id else None,
-        bucket=bucket,
-        created_from=from_,
-        created_to=to,
-        event_from=event_from,
-        event_to=event_to,
-    )
-    return ListResponse.of(page, [HistoryRow.of(line) for line in page.items])
-
-
+history_routes.history(endpoint, EntityType.PARTICIPANT)
 handler = endpoint.handler
