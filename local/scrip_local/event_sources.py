@@ -38,6 +38,26 @@ def _failed_identifiers(response: Any) -> list[str] | None:
     return [str(f.get("itemIdentifier")) for f in response.get("batchItemFailures") or []]
 
 
+def matches(pattern: dict[str, Any], record: Any) -> bool:
+    """Lambda's event filtering (the equality subset): every pattern key must match; a list
+    lists the values a leaf may take, a nested object matches a nested object."""
+    if not isinstance(record, dict):
+        return False
+    for key, expected in pattern.items():
+        if key not in record:
+            return False
+        value = record[key]
+        if isinstance(expected, dict):
+            if not matches(expected, value):
+                return False
+        elif isinstance(expected, list):
+            if value not in expected:
+                return False
+        elif value != expected:
+            return False
+    return True
+
+
 def _stream_record(record: dict[str, Any], arn: str, region: str) -> dict[str, Any]:
     change = dict(record["dynamodb"])
     created = change.get("ApproximateCreationDateTime")
@@ -63,6 +83,7 @@ class StreamSubscription:
     max_retries: int
     on_failure_arn: str | None
     starting_position: str
+    patterns: list[dict[str, Any]] = field(default_factory=list)
     iterators: dict[str, str | None] = field(default_factory=dict)
     pending: list[dict[str, Any]] = field(default_factory=list)
     attempts: int = 0
@@ -117,6 +138,9 @@ class EventSources:
                         max_retries=int(retries) if int(retries) >= 0 else DEFAULT_STREAM_RETRIES,
                         on_failure_arn=str(emulator.resolve(destination)) if destination else None,
                         starting_position=props.get("StartingPosition", "TRIM_HORIZON"),
+                        patterns=[
+                            json.loads(f["Pattern"]) for f in (props.get("FilterCriteria") or {}).get("Filters", [])
+                        ],
                     )
                 )
             elif source.kind == "SQS":
@@ -163,7 +187,11 @@ class EventSources:
             if iterator is None:
                 continue
             response = streams.get_records(ShardIterator=iterator, Limit=1000)
-            subscription.pending.extend(response.get("Records", []))
+            for record in response.get("Records", []):
+                # Filtered-out records are never delivered (they count as processed).
+                shaped = _stream_record(record, subscription.stream_arn, self.emulator.region)
+                if not subscription.patterns or any(matches(p, shaped) for p in subscription.patterns):
+                    subscription.pending.append(record)
             subscription.iterators[shard_id] = response.get("NextShardIterator")
 
     def _deliver_stream_batch(self, subscription: StreamSubscription) -> bool:
