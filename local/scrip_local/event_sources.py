@@ -181,18 +181,23 @@ class EventSources:
                     ShardIteratorType=subscription.starting_position,
                 )["ShardIterator"]
 
-    def _read_stream(self, subscription: StreamSubscription) -> None:
+    def _read_stream(self, subscription: StreamSubscription) -> int:
+        """Read what the shards hold past the iterators; the number of records read (filtered
+        ones included: a read of only filtered records still moves the position on)."""
         streams = self.emulator.client("dynamodbstreams")
+        read = 0
         for shard_id, iterator in list(subscription.iterators.items()):
             if iterator is None:
                 continue
             response = streams.get_records(ShardIterator=iterator, Limit=1000)
+            read += len(response.get("Records", []))
             for record in response.get("Records", []):
                 # Filtered-out records are never delivered (they count as processed).
                 shaped = _stream_record(record, subscription.stream_arn, self.emulator.region)
                 if not subscription.patterns or any(matches(p, shaped) for p in subscription.patterns):
                     subscription.pending.append(record)
             subscription.iterators[shard_id] = response.get("NextShardIterator")
+        return read
 
     def _deliver_stream_batch(self, subscription: StreamSubscription) -> bool:
         if not subscription.pending:
@@ -326,8 +331,8 @@ class EventSources:
         """Read and deliver what is waiting; True if anything was delivered."""
         worked = False
         for stream in self.streams:
-            self._read_stream(stream)
-            worked = self._deliver_stream_batch(stream) or worked
+            read = self._read_stream(stream)
+            worked = self._deliver_stream_batch(stream) or read > 0 or worked
         for queue in self.queues:
             worked = self._deliver_queue_batch(queue) or worked
         return worked

@@ -434,6 +434,7 @@ def test_statement_running_balances_and_window(ledger: Ledger) -> None:
     second = full["data"][1]["created_at"]
     window = ledger.api.get(f"{url}&from={second}").json()
     assert window["opening_balance"] == "100" and window["data"][0]["running_balance"] == "70"
+    assert window["from"] == second and window["to"] is None and "from_" not in window
     held = ledger.api.get(f"{url}&bucket=HELD").json()
     assert held["closing_balance"] == "20" and [r["amount"] for r in held["data"]] == ["20"]
     paged = ledger.api.get(f"{url}&limit=2").json()

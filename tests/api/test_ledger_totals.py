@@ -36,7 +36,8 @@ def test_totals_follow_committed_entries_and_survive_redelivery(api: Api, stack)
     finally:
         function.invoke = original  # type: ignore[method-assign]
     org, points, cash = api.organization_id, ledger.points["id"], ledger.cash["id"]
-    assert totals.system_total(org, "SYSTEM_ISSUANCE", points) == Decimal(-125)  # -100 -40 +15
+    diagnosis = (len(delivered), stack.events.dead_letters[-3:], [len(s.pending) for s in stack.events.streams])
+    assert totals.system_total(org, "SYSTEM_ISSUANCE", points) == Decimal(-125), diagnosis  # -100 -40 +15
     assert totals.system_total(org, "SYSTEM_BREAKAGE", points) == Decimal(5)
     assert totals.system_total(org, "SYSTEM_ISSUANCE", cash) == Decimal(-250)
     assert totals.system_total(org, "SYSTEM_BREAKAGE", cash) == Decimal(50)

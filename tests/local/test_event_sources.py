@@ -130,3 +130,18 @@ def test_schedule_fires_with_an_eventbridge_event(delivery: LocalStack) -> None:
     assert event["detail-type"] == "Scheduled Event" and event["source"] == "aws.events"
     assert event["resources"][0].endswith(":rule/ScheduleFunction")
     assert function_name == "ScheduleFunction" and 0 < remaining <= 30_000
+
+
+def test_drain_reads_past_records_the_filter_drops(stack: LocalStack) -> None:
+    """A read that returns only filtered-out records still moves on: drain must keep reading."""
+    recorder.reset()
+    local = LocalStack(FIXTURE, stack_name=f"filtered-{uuid.uuid4().hex[:8]}")
+    try:
+        subscription = local.events.streams[0]
+        subscription.patterns = [{"dynamodb": {"Keys": {"SK": {"S": ["wanted"]}}}}]
+        _put(local, *[f"noise-{i:04d}" for i in range(1200)], "wanted")
+        local.drain()
+        assert [_stream_keys(e) for e in recorder.calls["stream"]] == [["wanted"]]
+    finally:
+        local.emulator.stop()
+        recorder.reset()

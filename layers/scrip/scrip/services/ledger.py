@@ -6,12 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from scrip.domain import amounts
 from scrip.domain.assets import Asset, InventoryMode, IssuancePolicy
 from scrip.domain.errors import ValidationFailed
 from scrip.domain.ledger import (
     Account,
-    ActionType,
     Balance,
     Bucket,
     JournalEntry,
@@ -285,10 +283,3 @@ def participant_lots(
     page = remaining[:limit]
     more = len(remaining) > limit
     return asset, Page([lot for _, lot in page], encode_cursor(page[-1][0], scope) if more and page else None)
-
-
-def format_for(asset: Asset, value: Decimal) -> str:
-    return amounts.format_amount(value, asset.scale)
-
-
-__all__ = ["ActionType", "AssetBalance", "Statement", "StatementRow"]

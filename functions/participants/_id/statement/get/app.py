@@ -1,14 +1,14 @@
 """GET /v1/participants/{id}/statement: postings of one asset with running balances."""
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from scrip.api.endpoint import HttpEndpoint
-from scrip.api.schemas.common import Cursor, Limit, ResourceId
-from scrip.api.schemas.ledger import HistoryRow, OperationBucket, StatementRow
+from scrip.api.schemas.common import Cursor, Limit, Pagination, ResourceId
+from scrip.api.schemas.ledger import HistoryRow, OperationBucket, StatementResponse, StatementRow
 from scrip.domain.amounts import format_amount
 from scrip.domain.clock import to_rfc3339
 from scrip.domain.ledger import Bucket
@@ -32,7 +32,7 @@ def participant_statement(
     to: Annotated[datetime | None, Query()] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
-) -> dict[str, Any]:
+) -> StatementResponse:
     result = ledger.statement(
         endpoint.caller(),
         str(id),
@@ -49,19 +49,19 @@ def participant_statement(
             **HistoryRow.of(row.line).model_dump(),
             posting_id=row.line.posting_id,
             running_balance=format_amount(row.running_balance, scale),
-        ).model_dump()
+        )
         for row in result.rows
     ]
-    return {
-        "asset_id": result.asset.id,
-        "bucket": result.bucket.value if result.bucket else None,
-        "from": to_rfc3339(from_) if from_ else None,
-        "to": to_rfc3339(to) if to else None,
-        "opening_balance": format_amount(result.opening_balance, scale),
-        "closing_balance": format_amount(result.closing_balance, scale),
-        "data": rows,
-        "pagination": {"has_more": result.next_cursor is not None, "next_cursor": result.next_cursor},
-    }
+    return StatementResponse(
+        asset_id=result.asset.id,
+        bucket=result.bucket,
+        from_=to_rfc3339(from_) if from_ else None,
+        to=to_rfc3339(to) if to else None,
+        opening_balance=format_amount(result.opening_balance, scale),
+        closing_balance=format_amount(result.closing_balance, scale),
+        data=rows,
+        pagination=Pagination(has_more=result.next_cursor is not None, next_cursor=result.next_cursor),
+    )
 
 
 handler = endpoint.handler

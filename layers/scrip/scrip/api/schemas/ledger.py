@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, Field, StrictBool, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, model_validator
 
-from scrip.api.schemas.common import DecimalString, RequestModel
+from scrip.api.schemas.common import DecimalString, Pagination, RequestModel
 from scrip.domain.amounts import format_amount
 from scrip.domain.clock import to_rfc3339
 from scrip.domain.ledger import ActionType, Balance, Bucket, EntityType, JournalEntry
@@ -260,6 +259,10 @@ class StatementRow(HistoryRow):
 
 
 class StatementResponse(BaseModel):
+    """`from` and `to` echo the window; balances include all history before it (04 §3.4)."""
+
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
     asset_id: str
     bucket: Bucket | None
     from_: str | None = Field(default=None, alias="from")
@@ -267,10 +270,4 @@ class StatementResponse(BaseModel):
     opening_balance: str
     closing_balance: str
     data: list[StatementRow]
-    pagination: dict[str, object]
-
-    model_config = {"populate_by_name": True}
-
-
-def signed(value: Decimal, scale: int) -> str:
-    return format_amount(value, scale)
+    pagination: Pagination

@@ -1,0 +1,211 @@
+"""CEL for rule conditions and amounts (03 §4), on cel-python, behaving like cel-go.
+
+Scrip's rules are written for cel-go; cel-python 0.5.0 differs where rules notice:
+
+* Numbers. cel-go compares across numeric types (``event.amount >= 20.0`` holds for an amount
+  sent as ``30``; ``75.0 == 75`` is true); cel-python raises. The comparison operators of its
+  numeric types are widened here to compare by value. Arithmetic stays strict, as in cel-go.
+* Event data. JSON numbers are doubles in cel-go; DynamoDB hands back ``Decimal``, which
+  cel-python cannot take. ``to_cel`` converts every number to a double.
+* Helpers. ``get(map, key, default)``, ``round(x, n)`` (half away from zero),
+  ``sets.contains`` and ``sets.intersects`` are provided; cel-python has no namespaced
+  functions, so ``sets.x(`` is rewritten to ``sets_x(`` before parsing.
+* A missing field makes a condition false rather than failing the event (03 §4).
+
+The environment is built once per container and programs are cached by expression text (a
+rule version's text never changes), so the ~200 ms environment build and the compile stay out
+of the per-event path. Expressions are bounded in length and nesting depth, so one hostile rule
+cannot make every event of its program expensive.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
+from functools import cache, lru_cache
+from typing import Any
+
+import celpy
+from celpy import celtypes
+from celpy.celparser import CELParseError
+from celpy.evaluation import CELEvalError
+
+MAX_EXPRESSION_LENGTH = 4096
+MAX_NESTING = 32
+SIGNIFICANT_DIGITS = 15  # decision 2: strips binary noise such as 4.550000000000001
+
+
+class CelError(Exception):
+    """An expression that does not parse, or exceeds the bounds."""
+
+    def __init__(self, message: str, line: int | None = None, column: int | None = None) -> None:
+        super().__init__(message)
+        self.message, self.line, self.column = message, line, column
+
+
+_NUMERIC = (celtypes.IntType, celtypes.UintType, celtypes.DoubleType)
+
+
+def _widen_numeric_comparisons() -> None:
+    """Let numeric types compare by value across int, uint and double, as cel-go does."""
+    for kind in _NUMERIC:
+        for name in ("__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__"):
+            strict = getattr(kind, name)
+            plain = getattr(float if kind is celtypes.DoubleType else int, name)
+
+            def compare(self: Any, other: Any, _strict: Any = strict, _plain: Any = plain, _name: str = name) -> Any:
+                if isinstance(other, _NUMERIC) and not isinstance(other, type(self)):
+                    if isinstance(other, celtypes.DoubleType) and math.isnan(other):
+                        return _name == "__ne__"
+                    return _plain(self, other) if type(self) is not celtypes.DoubleType else _plain(float(self), other)
+                return _strict(self, other)
+
+            setattr(kind, name, compare)
+        kind.__hash__ = (float if kind is celtypes.DoubleType else int).__hash__  # type: ignore[assignment]
+
+
+_widen_numeric_comparisons()
+
+
+def _round_half_away(value: Any, digits: Any) -> celtypes.DoubleType:
+    places = int(digits)
+    quantum = Decimal(1).scaleb(-places)
+    return celtypes.DoubleType(float(Decimal(str(float(value))).quantize(quantum, rounding=ROUND_HALF_UP)))
+
+
+def _get(container: Any, key: Any, default: Any) -> Any:
+    try:
+        return container[key]
+    except (KeyError, IndexError, TypeError):
+        return default
+
+
+def _sets_contains(items: Any, wanted: Any) -> celtypes.BoolType:
+    return celtypes.BoolType(all(w in items for w in wanted))
+
+
+def _sets_intersects(items: Any, wanted: Any) -> celtypes.BoolType:
+    return celtypes.BoolType(any(w in items for w in wanted))
+
+
+FUNCTIONS: dict[str, Any] = {
+    "get": _get,
+    "round": _round_half_away,
+    "sets_contains": _sets_contains,
+    "sets_intersects": _sets_intersects,
+}
+_SETS = re.compile(r"\bsets\.(contains|intersects)\s*\(")
+_STRING = re.compile(r"\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*'")
+
+
+def _rewrite(text: str) -> str:
+    """``sets.contains(`` → ``sets_contains(``, leaving string literals alone."""
+    parts, last = [], 0
+    for literal in _STRING.finditer(text):
+        parts.append(_SETS.sub(lambda m: f"sets_{m.group(1)}(", text[last : literal.start()]))
+        parts.append(literal.group(0))
+        last = literal.end()
+    parts.append(_SETS.sub(lambda m: f"sets_{m.group(1)}(", text[last:]))
+    return "".join(parts)
+
+
+def _nesting(text: str) -> int:
+    depth = deepest = 0
+    for character in _STRING.sub('""', text):
+        if character in "([{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif character in ")]}":
+            depth -= 1
+    return deepest
+
+
+@cache
+def environment() -> celpy.Environment:
+    return celpy.Environment(runner_class=celpy.InterpretedRunner)
+
+
+@dataclass(frozen=True)
+class Program:
+    text: str
+    runner: Any
+
+    def evaluate(self, activation: dict[str, Any]) -> Any:
+        return self.runner.evaluate({name: to_cel(value) for name, value in activation.items()})
+
+
+def check(text: str) -> None:
+    """Raise ``CelError`` (with a position when there is one) unless ``text`` compiles."""
+    compile_expression(text)
+
+
+@lru_cache(maxsize=4096)
+def compile_expression(text: str) -> Program:
+    if not text.strip():
+        raise CelError("the expression is empty")
+    if len(text) > MAX_EXPRESSION_LENGTH:
+        raise CelError(f"the expression is longer than {MAX_EXPRESSION_LENGTH} characters")
+    if _nesting(text) > MAX_NESTING:
+        raise CelError(f"the expression nests deeper than {MAX_NESTING} levels")
+    env = environment()
+    try:
+        ast = env.compile(_rewrite(text))
+    except CELParseError as error:
+        raise CelError(
+            str(error).splitlines()[0], getattr(error, "line", None), getattr(error, "column", None)
+        ) from None
+    return Program(text, env.program(ast, functions=FUNCTIONS))
+
+
+def to_cel(value: Any) -> Any:
+    """Python (and DynamoDB) values as CEL values; every number becomes a double, as JSON's do."""
+    if isinstance(value, bool):
+        return celtypes.BoolType(value)
+    if isinstance(value, (int, float, Decimal)):
+        return celtypes.DoubleType(float(value))
+    if isinstance(value, str):
+        return celtypes.StringType(value)
+    if isinstance(value, datetime):
+        return celtypes.TimestampType(value)
+    if isinstance(value, dict):
+        return celtypes.MapType({celtypes.StringType(str(k)): to_cel(v) for k, v in value.items()})
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return celtypes.ListType([to_cel(v) for v in value])
+    if value is None:
+        return None
+    return value
+
+
+def evaluate_condition(text: str, activation: dict[str, Any]) -> bool:
+    """True when the condition holds; a missing field or a type error makes it false (03 §4)."""
+    try:
+        result = compile_expression(text).evaluate(activation)
+    except (CELEvalError, TypeError, KeyError, ValueError):
+        return False
+    if isinstance(result, CELEvalError):
+        return False
+    return bool(result) if isinstance(result, (bool, celtypes.BoolType)) else False
+
+
+class AmountError(Exception):
+    """An amount expression that did not produce a usable number."""
+
+
+def evaluate_amount(text: str, activation: dict[str, Any]) -> Decimal:
+    """An amount expression's value as an exact decimal, rounded to 15 significant digits."""
+    try:
+        result = compile_expression(text).evaluate(activation)
+    except (CELEvalError, TypeError, KeyError, ValueError) as error:
+        raise AmountError(f"amount expression failed: {error}") from None
+    if isinstance(result, CELEvalError) or not isinstance(result, (int, float)) or isinstance(result, bool):
+        raise AmountError(f"amount expression did not produce a number: {result!r}")
+    if isinstance(result, float) and not math.isfinite(result):
+        raise AmountError("amount expression produced a non-finite number")
+    value = Decimal(repr(float(result))) if isinstance(result, float) else Decimal(int(result))
+    if value == 0:
+        return Decimal(0)
+    exponent = value.adjusted() - (SIGNIFICANT_DIGITS - 1)
+    return value.quantize(Decimal(1).scaleb(exponent), rounding=ROUND_HALF_UP).normalize()
