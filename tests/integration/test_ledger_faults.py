@@ -7,7 +7,6 @@ idempotency record), and a clean retry must succeed once.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -19,13 +18,11 @@ from scrip.domain.assets import InventoryMode, IssuancePolicy
 from scrip.domain.idempotency import IdempotencyScope
 from scrip.domain.ledger import ActionType, EntityType, participant_account
 from scrip.domain.organizations import Caller
-from scrip.services import assets as asset_service
 from scrip.services import balances
-from scrip.services import participants as participant_service
-from scrip.services import programs as program_service
 from scrip.storage import idempotency, table
 from scrip.storage import ledger as ledger_store
 from tests.integration import ledger_invariants
+from tests.integration.ledger_world import make_world
 
 
 class FailingClient:
@@ -48,26 +45,14 @@ class FailingClient:
 
 
 def _world(stack: Any, policy: IssuancePolicy, mode: InventoryMode) -> tuple[Caller, str, str, str]:
-    organization_id, _, _ = stack.bootstrap_organization(None)
-    caller = Caller(organization_id, "fault-test")
-    program = program_service.create_program(caller, name="Faults")
-    asset = asset_service.create_asset(
-        caller,
-        program_id=program.id,
-        name="Points",
-        symbol=f"F{uuid.uuid4().hex[:6]}",
-        inventory_mode=mode,
-        issuance_policy=policy,
-        scale=0,
-    )
-    participant = participant_service.upsert_participant(caller, external_id="victim")[0].participant.id
+    caller, program, asset, (participant,) = make_world(stack, policy, mode)
     owner = balances.Owner(EntityType.PARTICIPANT, participant)
     if policy is IssuancePolicy.PREFUNDED:
-        balances.fund_or_burn(caller, program.id, asset.id, burn=False, amount=Decimal(100), description=None)
+        balances.fund_or_burn(caller, program, asset, burn=False, amount=Decimal(100), description=None)
     balances.adjust(
-        caller, owner, program_id=program.id, asset_id=asset.id, type="CREDIT", amount=Decimal(50), description="seed"
+        caller, owner, program_id=program, asset_id=asset, type="CREDIT", amount=Decimal(50), description="seed"
     )
-    return caller, program.id, asset.id, participant
+    return caller, program, asset, participant
 
 
 OPERATIONS: dict[str, Callable[[Caller, str, str, str], Any]] = {

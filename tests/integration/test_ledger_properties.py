@@ -7,7 +7,6 @@ owner's hash chain verifies.
 
 from __future__ import annotations
 
-import uuid
 from decimal import Decimal
 
 import pytest
@@ -18,34 +17,17 @@ from scrip.domain.assets import InventoryMode, IssuancePolicy
 from scrip.domain.errors import ApiError
 from scrip.domain.ledger import ActionType, Bucket, EntityType
 from scrip.domain.organizations import Caller
-from scrip.services import assets as asset_service
 from scrip.services import balances
-from scrip.services import participants as participant_service
-from scrip.services import programs as program_service
 from tests.integration import ledger_invariants
+from tests.integration.ledger_world import make_world
 
 OPERATIONS = ["credit", "debit", "clawback", "hold", "release", "forfeit_available", "forfeit_held"]
 WALLET_OPERATIONS = ["fund", "burn", "credit", "debit", "hold", "release"]
 amounts = st.integers(min_value=1, max_value=60).map(lambda n: Decimal(n) / 4)  # scale 2, exact
 
 
-def _setup(
-    policy: IssuancePolicy, stack, mode: InventoryMode = InventoryMode.SIMPLE
-) -> tuple[Caller, str, str, list[str]]:  # type: ignore[no-untyped-def]
-    organization_id, _, _ = stack.bootstrap_organization(None)
-    caller = Caller(organization_id, "property-test")
-    program = program_service.create_program(caller, name="Property")
-    asset = asset_service.create_asset(
-        caller,
-        program_id=program.id,
-        name="Points",
-        symbol=f"P{uuid.uuid4().hex[:6]}",
-        inventory_mode=mode,
-        issuance_policy=policy,
-        scale=2,
-    )
-    people = [participant_service.upsert_participant(caller, external_id=f"p{i}")[0].participant.id for i in range(2)]
-    return caller, program.id, asset.id, people
+def _setup(policy: IssuancePolicy, stack, mode: InventoryMode) -> tuple[Caller, str, str, list[str]]:  # type: ignore[no-untyped-def]
+    return make_world(stack, policy, mode, participants=2, scale=2)
 
 
 def _apply(

@@ -81,6 +81,14 @@ class Account:
     def is_system(self) -> bool:
         return self.entity_type is EntityType.SYSTEM
 
+    def identity(self) -> dict[str, str | None]:
+        """How a posting names its account (04 §2.7): one of these is set."""
+        return {
+            "participant_id": self.owner_id if self.entity_type is EntityType.PARTICIPANT else None,
+            "group_id": self.owner_id if self.entity_type is EntityType.GROUP else None,
+            "system_account": self.owner_id if self.is_system else None,
+        }
+
 
 def participant_account(participant_id: str) -> Account:
     return Account(EntityType.PARTICIPANT, participant_id)
@@ -187,10 +195,8 @@ def canonical_form(entry: JournalEntry) -> str:
                 "asset_id": p.asset_id,
                 "bucket": p.bucket.value,
                 "entity_type": p.account.entity_type.value,
-                "participant_id": p.account.owner_id if p.account.entity_type is EntityType.PARTICIPANT else None,
-                "group_id": p.account.owner_id if p.account.entity_type is EntityType.GROUP else None,
+                **p.account.identity(),
                 "program_id": p.program_id,
-                "system_account": p.account.owner_id if p.account.is_system else None,
             }
             for p in sorted(entry.postings, key=lambda p: p.id)
         ],

@@ -18,7 +18,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from boto3.dynamodb.conditions import Attr, Key
+from boto3.dynamodb.conditions import Attr
 
 from scrip.domain.errors import NotFound
 from scrip.domain.ledger import (
@@ -99,12 +99,8 @@ def read_wallet(org_id: str, program_id: str, asset_id: str) -> list[BalanceReco
 
 def owner_balances(org_id: str, account: Account) -> dict[str, Balance]:
     """All balances of a participant (by asset) or a group (by ``program#asset``)."""
-    response = table.client().query(
-        TableName=table.table_name(),
-        KeyConditionExpression=Key("PK").eq(_owner_partition(org_id, account)) & Key("SK").begins_with(BALANCE),
-        ConsistentRead=True,
-    )
-    return {str(i["SK"])[len(BALANCE) :]: _record(i).balance for i in response.get("Items", [])}
+    found = listing.read_all(_owner_partition(org_id, account), prefix=BALANCE)
+    return {str(i["SK"])[len(BALANCE) :]: _record(i).balance for i in found}
 
 
 def balance_write(
@@ -398,21 +394,7 @@ def history_lines(
     item_filter = listing.all_of(conditions)
     partitions = _history_partitions(org_id, account)
     if limit is None:
-        found: list[dict[str, Any]] = []
-        for partition in partitions:
-            params: dict[str, Any] = {
-                "TableName": table.table_name(),
-                "KeyConditionExpression": Key("PK").eq(partition),
-                "ConsistentRead": True,
-            }
-            if item_filter is not None:
-                params["FilterExpression"] = item_filter
-            while True:
-                response = table.client().query(**params)
-                found.extend(response.get("Items", []))
-                if "LastEvaluatedKey" not in response:
-                    break
-                params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        found = [item for partition in partitions for item in listing.read_all(partition, item_filter=item_filter)]
         found.sort(key=lambda item: str(item["SK"]), reverse=descending)
         return [_line(i) for i in found], None
     page, more = listing.read_merged_page(

@@ -16,6 +16,27 @@ from boto3.dynamodb.conditions import Key
 from scrip.storage import table
 
 
+def read_all(partition: str, *, prefix: str | None = None, item_filter: Any = None) -> list[dict[str, Any]]:
+    """Every item of a partition (or of its sort keys starting with ``prefix``), all pages."""
+    condition = Key("PK").eq(partition)
+    if prefix is not None:
+        condition &= Key("SK").begins_with(prefix)
+    params: dict[str, Any] = {
+        "TableName": table.table_name(),
+        "KeyConditionExpression": condition,
+        "ConsistentRead": True,
+    }
+    if item_filter is not None:
+        params["FilterExpression"] = item_filter
+    found: list[dict[str, Any]] = []
+    while True:
+        response = table.client().query(**params)
+        found.extend(response.get("Items", []))
+        if "LastEvaluatedKey" not in response:
+            return found
+        params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
 def all_of(conditions: list[Any]) -> Any:
     """The conjunction of filter conditions, or None when there are none."""
     combined: Any = None

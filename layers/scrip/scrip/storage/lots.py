@@ -16,7 +16,7 @@ from boto3.dynamodb.conditions import Key
 
 from scrip.domain.ledger import Account, EntityType
 from scrip.domain.lots import Lot, LotOrigin, LotStatus
-from scrip.storage import items, keys, table, transactions
+from scrip.storage import items, keys, listing, table, transactions
 
 
 def partition(org_id: str, account: Account, asset_id: str) -> str:
@@ -49,18 +49,7 @@ def _from_item(item: dict[str, Any]) -> Lot:
 
 def read(org_id: str, account: Account, asset_id: str) -> list[Lot]:
     """Every lot of the owner's asset, FIFO order."""
-    found: list[Lot] = []
-    params: dict[str, Any] = {
-        "TableName": table.table_name(),
-        "KeyConditionExpression": Key("PK").eq(partition(org_id, account, asset_id)),
-        "ConsistentRead": True,
-    }
-    while True:
-        response = table.client().query(**params)
-        found.extend(_from_item(i) for i in response.get("Items", []))
-        if "LastEvaluatedKey" not in response:
-            return found
-        params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+    return [_from_item(i) for i in listing.read_all(partition(org_id, account, asset_id))]
 
 
 DUE_SHARDS = 16

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from boto3.dynamodb.conditions import Attr, Key
+from boto3.dynamodb.conditions import Attr
 
 from scrip.domain.errors import NotFound
 from scrip.domain.organizations import ApiKey, KeyStatus, Organization
-from scrip.storage import items, keys, table, transactions
+from scrip.storage import items, keys, listing, table, transactions
 
 
 def _organization_key(org_id: str) -> dict[str, str]:
@@ -103,11 +103,7 @@ def find_api_key_by_hash(key_hash: str) -> ApiKey | None:
 
 
 def list_api_keys(org_id: str) -> list[ApiKey]:
-    response = table.client().query(
-        TableName=table.table_name(),
-        KeyConditionExpression=Key("PK").eq(keys.organization(org_id)) & Key("SK").begins_with("APIKEY#"),
-    )
-    return [_key_from_item(i) for i in response.get("Items", [])]
+    return [_key_from_item(i) for i in listing.read_all(keys.organization(org_id), prefix="APIKEY#")]
 
 
 def revoke_api_key(key: ApiKey) -> None:

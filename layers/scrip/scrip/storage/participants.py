@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from boto3.dynamodb.conditions import Attr, Key
+from boto3.dynamodb.conditions import Attr
 
 from scrip.domain.errors import Conflict, NotFound
 from scrip.domain.participants import PROFILE_FIELDS, Enrollment, EnrollmentStatus, Participant, ParticipantStatus
@@ -224,14 +224,8 @@ def get_many(org_id: str, participant_ids: Sequence[str]) -> dict[str, Participa
 
 
 def enrollments(org_id: str, participant_id: str) -> dict[str, Enrollment]:
-    response = table.client().query(
-        TableName=table.table_name(),
-        KeyConditionExpression=Key("PK").eq(keys.participant(org_id, participant_id))
-        & Key("SK").begins_with("ENROLLMENT#"),
-        ConsistentRead=True,
-    )
     result: dict[str, Enrollment] = {}
-    for item in response.get("Items", []):
+    for item in listing.read_all(keys.participant(org_id, participant_id), prefix="ENROLLMENT#"):
         enrolled_at = items.moment(item["enrolled_at"])
         assert enrolled_at is not None
         result[item["program_id"]] = Enrollment(item["program_id"], EnrollmentStatus(item["status"]), enrolled_at)

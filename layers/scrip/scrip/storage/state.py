@@ -80,24 +80,15 @@ def read(org_id: str, owner: Owner) -> OwnerState:
     tags: list[str] = []
     counters: dict[str, Counter] = {}
     attributes: dict[str, str] = {}
-    params: dict[str, Any] = {
-        "TableName": table.table_name(),
-        "KeyConditionExpression": Key("PK").eq(partition(org_id, owner)),
-        "ConsistentRead": True,
-    }
-    while True:
-        response = table.client().query(**params)
-        for item in response.get("Items", []):
-            sort_key = str(item["SK"])
-            if sort_key.startswith(TAG):
-                tags.append(item["tag"])
-            elif sort_key.startswith(COUNTER):
-                counters[item["key"]] = _counter(item)
-            elif sort_key.startswith(ATTRIBUTE):
-                attributes[item["key"]] = item["value"]
-        if "LastEvaluatedKey" not in response:
-            return OwnerState(tags, counters, attributes)
-        params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+    for item in listing.read_all(partition(org_id, owner)):
+        sort_key = str(item["SK"])
+        if sort_key.startswith(TAG):
+            tags.append(item["tag"])
+        elif sort_key.startswith(COUNTER):
+            counters[item["key"]] = _counter(item)
+        elif sort_key.startswith(ATTRIBUTE):
+            attributes[item["key"]] = item["value"]
+    return OwnerState(tags, counters, attributes)
 
 
 def get_counter(org_id: str, owner: Owner, key: str) -> Counter | None:

@@ -214,10 +214,8 @@ class JournalEntryResponse(BaseModel):
                     asset_symbol=p.asset_symbol,
                     bucket=p.bucket,
                     entity_type=p.account.entity_type,
-                    participant_id=p.account.owner_id if p.account.entity_type is EntityType.PARTICIPANT else None,
-                    group_id=p.account.owner_id if p.account.entity_type is EntityType.GROUP else None,
+                    **p.account.identity(),
                     program_id=p.program_id,
-                    system_account=p.account.owner_id if p.account.is_system else None,
                     created_at=created_at,
                 )
                 for p in entry.postings
