@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+from uuid import UUID
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field, StrictBool, StrictInt, StringConstraints
 
-from scrip.api.schemas.common import RequestModel
+from scrip.api.schemas.common import DecimalString, RequestModel
+from scrip.domain.amounts import canonical_decimal
+from scrip.domain.clock import to_rfc3339
+from scrip.domain.rules import ActionType, Rule, RuleStatus
 
 
 class ConditionCheck(RequestModel):
@@ -19,3 +25,157 @@ class ConditionCheckResult(BaseModel):
     note: str | None = Field(default=None, description="Only on success")
     line: int | None = Field(default=None, description="Where a syntax error is, when known (1-based)")
     column: int | None = None
+
+
+class Target(RequestModel):
+    type: Literal["PARTICIPANT", "PROGRAM", "GROUP"]
+    id: str | None = None
+    external_id: str | None = Field(default=None, description="Literal or CEL, e.g. event.referrer_id")
+    participant_id: str | None = Field(default=None, description="Literal or CEL, e.g. event.recipient_id")
+
+
+class Action(RequestModel):
+    """One action (03 §5.1): `type` decides which other fields are required."""
+
+    type: ActionType
+    asset_id: UUID | None = None
+    amount: str | None = Field(default=None, description='A literal ("100") or a CEL expression ("event.amount * 10")')
+    bucket: Literal["AVAILABLE", "HELD"] | None = None
+    allow_negative: StrictBool | None = None
+    description: Annotated[str, StringConstraints(max_length=500)] | None = None
+    reference_id: str | None = None
+    expires_at: str | None = Field(
+        default=None, description='Go duration ("8760h", "365d") from the lot\'s creation, or RFC 3339'
+    )
+    matures_at: str | None = None
+    key: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = None
+    value: str | None = None
+    reset_after: str | None = None
+    tag: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = None
+    tier: str | None = None
+    level: str | None = None
+    event_name: str | None = None
+    delay: str | None = None
+    payload: dict[str, Any] | None = None
+    target: Target | None = None
+
+    def stored(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+class Budget(RequestModel):
+    asset_id: UUID
+    limit: DecimalString
+    schedule_type: Literal["CRON", "INTERVAL"] | None = None
+    cron_expression: str | None = None
+    interval: str | None = None
+
+    def stored(self) -> dict[str, Any]:
+        return {**self.model_dump(mode="python"), "asset_id": str(self.asset_id)}
+
+
+Name = Annotated[str, StringConstraints(min_length=1, max_length=255)]
+Condition = Annotated[str, StringConstraints(min_length=1)]
+Order = Annotated[StrictInt, Field(ge=1)]
+
+
+class RuleCreate(RequestModel):
+    program_id: UUID
+    name: Name
+    description: Annotated[str, StringConstraints(max_length=1000)] | None = None
+    condition: Condition
+    actions: list[Action] = Field(min_length=1)
+    order: Order | None = Field(
+        default=None, description="Omitted: the program's highest order + 10. Taken: 409 order_conflict"
+    )
+    stop_after_match: StrictBool = False
+    active_from: datetime | None = None
+    active_to: datetime | None = None
+    budgets: list[Budget] = Field(default_factory=list)
+    status: Literal["ACTIVE", "SUSPENDED"] = "ACTIVE"
+
+
+class RuleUpdate(RequestModel):
+    """Only the fields sent change; `actions` and `budgets` replace the whole array. No DELETE: archive with status."""
+
+    name: Name = None  # type: ignore[assignment]
+    description: Annotated[str, StringConstraints(max_length=1000)] | None = None
+    condition: Condition = None  # type: ignore[assignment]
+    actions: list[Action] = Field(default=None, min_length=1)  # type: ignore[assignment, arg-type]
+    order: Order = None  # type: ignore[assignment]
+    stop_after_match: StrictBool = None  # type: ignore[assignment]
+    active_from: datetime | None = None
+    active_to: datetime | None = None
+    budgets: list[Budget] = None  # type: ignore[assignment]
+    status: RuleStatus = None  # type: ignore[assignment]
+
+
+class BudgetResponse(BaseModel):
+    asset_id: str
+    limit: str
+    schedule_type: str | None
+    cron_expression: str | None = None
+    interval: str | None = None
+    consumed: str
+    next_reset_at: str | None
+
+
+class RuleResponse(BaseModel):
+    id: str
+    program_id: str
+    name: str
+    description: str | None
+    condition: str
+    actions: list[dict[str, Any]]
+    order: int
+    stop_after_match: bool
+    active_from: str | None
+    active_to: str | None
+    budgets: list[BudgetResponse]
+    status: RuleStatus
+    created_at: str
+    updated_at: str
+    deleted_at: str | None
+
+    @classmethod
+    def of(cls, rule: Rule) -> RuleResponse:
+        return cls(
+            id=rule.id,
+            program_id=rule.program_id,
+            name=rule.name,
+            description=rule.description,
+            condition=rule.condition,
+            actions=rule.actions,
+            order=rule.order,
+            stop_after_match=rule.stop_after_match,
+            active_from=to_rfc3339(rule.active_from) if rule.active_from else None,
+            active_to=to_rfc3339(rule.active_to) if rule.active_to else None,
+            budgets=[
+                BudgetResponse(
+                    asset_id=b["asset_id"],
+                    limit=canonical_decimal(Decimal(b["limit"])),
+                    schedule_type=b.get("schedule_type"),
+                    cron_expression=b.get("cron_expression"),
+                    interval=b.get("interval"),
+                    consumed=canonical_decimal(Decimal(b["consumed"])),
+                    next_reset_at=b.get("next_reset_at"),
+                )
+                for b in rule.budgets
+            ],
+            status=rule.status,
+            created_at=to_rfc3339(rule.created_at),
+            updated_at=to_rfc3339(rule.updated_at),
+            deleted_at=to_rfc3339(rule.deleted_at) if rule.deleted_at else None,
+        )
+
+
+class RuleHistoryEntry(BaseModel):
+    id: str
+    rule_id: str
+    program_id: str
+    change_type: str
+    changed_at: str
+    changed_by_api_key_id: str | None = None
+    changed_by_user_id: str | None = None
+    changes: dict[str, Any]
+    snapshot: dict[str, Any]

@@ -1,0 +1,262 @@
+"""Rules (03 §3, §5): one CEL condition and its actions, owned by a program.
+
+Validation happens when a rule is written, so that processing never meets a malformed rule:
+the condition and every CEL-valued field must compile, each action carries the fields of its
+type, assets must be linked to the rule's program, lot options need a LOT-mode asset, and
+durations and timestamps must parse.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from typing import Any
+
+from scrip.domain import cel
+from scrip.domain.assets import Asset, InventoryMode
+from scrip.domain.clock import parse_rfc3339
+from scrip.domain.errors import ApiError, ValidationFailed
+from scrip.domain.state import parse_duration
+
+ORDER_STEP = 10
+
+
+class RuleStatus(StrEnum):
+    ACTIVE = "ACTIVE"
+    SUSPENDED = "SUSPENDED"
+    ARCHIVED = "ARCHIVED"
+
+
+class ActionType(StrEnum):
+    CREDIT = "CREDIT"
+    DEBIT = "DEBIT"
+    HOLD = "HOLD"
+    RELEASE = "RELEASE"
+    FORFEIT = "FORFEIT"
+    VOID_HOLD = "VOID_HOLD"
+    TAG = "TAG"
+    UNTAG = "UNTAG"
+    COUNTER = "COUNTER"
+    SET_ATTRIBUTE = "SET_ATTRIBUTE"
+    SET_TIER = "SET_TIER"
+    SCHEDULE_EVENT = "SCHEDULE_EVENT"
+    BROADCAST = "BROADCAST"
+
+
+ASSET_ACTIONS = {
+    ActionType.CREDIT,
+    ActionType.DEBIT,
+    ActionType.HOLD,
+    ActionType.RELEASE,
+    ActionType.FORFEIT,
+    ActionType.VOID_HOLD,
+}
+REQUIRED = {
+    ActionType.CREDIT: ("asset_id", "amount"),
+    ActionType.DEBIT: ("asset_id", "amount"),
+    ActionType.HOLD: ("asset_id",),
+    ActionType.RELEASE: ("asset_id",),
+    ActionType.FORFEIT: ("asset_id",),
+    ActionType.VOID_HOLD: ("asset_id", "reference_id"),
+    ActionType.TAG: ("tag",),
+    ActionType.UNTAG: ("tag",),
+    ActionType.COUNTER: ("key", "value"),
+    ActionType.SET_ATTRIBUTE: ("key", "value"),
+    ActionType.SET_TIER: ("tier", "level"),
+    ActionType.SCHEDULE_EVENT: ("event_name", "delay"),
+    ActionType.BROADCAST: ("event_name",),
+}
+CEL_FIELDS = ("amount", "value")
+_CRON = re.compile(r"^\S+( \S+){4}$")
+
+
+class OrderConflict(ApiError):
+    status, code = 409, "order_conflict"
+
+    def __init__(self, order: int) -> None:
+        super().__init__(f"another rule of this program already has order {order}", details={"order": order})
+
+
+class RuleArchived(ApiError):
+    status, code = 409, "rule_archived"
+
+    def __init__(self, rule_id: str) -> None:
+        super().__init__(f"rule {rule_id} is archived and cannot be changed")
+
+
+@dataclass(frozen=True)
+class Rule:
+    organization_id: str
+    id: str
+    program_id: str
+    name: str
+    description: str | None
+    condition: str
+    actions: list[dict[str, Any]]
+    order: int
+    stop_after_match: bool
+    active_from: datetime | None
+    active_to: datetime | None
+    budgets: list[dict[str, Any]]
+    status: RuleStatus
+    created_at: datetime
+    updated_at: datetime
+    deleted_at: datetime | None
+    version: int = 1
+
+
+def _fail(field: str, message: str, reason: str = "invalid", received: Any = None) -> ValidationFailed:
+    return ValidationFailed(message, field=field, reason=reason, received=received)
+
+
+def check_condition(condition: str, field: str = "condition") -> None:
+    try:
+        cel.check(condition)
+    except cel.CelError as error:
+        raise _fail(field, f"{field} is not valid CEL: {error.message}", "cel", condition) from None
+
+
+def check_moment(value: Any, field: str) -> None:
+    """A relative duration (Go syntax, ``d`` accepted) or an RFC 3339 timestamp (decision 12)."""
+    if not isinstance(value, str) or not value:
+        raise _fail(field, f'{field} must be a duration such as "720h" or an RFC 3339 timestamp', received=value)
+    try:
+        parse_duration(value, field=field)
+        return
+    except ValidationFailed:
+        pass
+    try:
+        parse_rfc3339(value)
+    except ValueError:
+        raise _fail(
+            field, f'{field} must be a duration such as "720h" or an RFC 3339 timestamp', received=value
+        ) from None
+
+
+def validate_actions(
+    actions: list[dict[str, Any]], *, program_id: str, assets: dict[str, Asset]
+) -> list[dict[str, Any]]:
+    """The actions as stored (unknown fields dropped), or a 400 naming the offending field."""
+    if not actions:
+        raise _fail("actions", "a rule needs at least one action", "required")
+    cleaned = []
+    for index, action in enumerate(actions):
+        prefix = f"actions.{index}"
+        try:
+            kind = ActionType(str(action.get("type")))
+        except ValueError:
+            raise _fail(
+                f"{prefix}.type", f"unknown action type {action.get('type')!r}", "enum", action.get("type")
+            ) from None
+        if kind is ActionType.SET_TIER:
+            raise _fail(
+                f"{prefix}.type",
+                "SET_TIER needs tiers, which this deployment does not have yet",
+                "unavailable",
+                kind.value,
+            )
+        for name in REQUIRED[kind]:
+            if action.get(name) in (None, ""):
+                raise _fail(f"{prefix}.{name}", f"{kind.value} requires {name}", "required")
+        for name in CEL_FIELDS:
+            if name in action and action[name] is not None:
+                if not isinstance(action[name], str):
+                    raise _fail(
+                        f"{prefix}.{name}", f"{name} is a string (a literal or a CEL expression)", received=action[name]
+                    )
+                if not (kind is ActionType.SET_ATTRIBUTE and name == "value"):
+                    check_condition(action[name], f"{prefix}.{name}")
+        if kind in ASSET_ACTIONS:
+            asset = assets.get(str(action["asset_id"]))
+            if asset is None or program_id not in asset.program_ids:
+                raise _fail(
+                    f"{prefix}.asset_id",
+                    "the asset must exist and be linked to the rule's program",
+                    received=action["asset_id"],
+                )
+            lot_fields = [n for n in ("reference_id", "expires_at", "matures_at") if action.get(n)]
+            if lot_fields and asset.inventory_mode is not InventoryMode.LOT:
+                raise _fail(f"{prefix}.{lot_fields[0]}", f"{lot_fields[0]} applies to LOT-mode assets only", "lot_only")
+            for name in ("expires_at", "matures_at"):
+                if action.get(name):
+                    check_moment(action[name], f"{prefix}.{name}")
+            if action.get("bucket") not in (None, "AVAILABLE", "HELD"):
+                raise _fail(f"{prefix}.bucket", "bucket is AVAILABLE or HELD", "enum", action.get("bucket"))
+        if kind is ActionType.COUNTER and action.get("reset_after"):
+            parse_duration(str(action["reset_after"]), field=f"{prefix}.reset_after")
+        if kind is ActionType.SCHEDULE_EVENT:
+            parse_duration(str(action["delay"]), field=f"{prefix}.delay")
+        target = action.get("target")
+        if target is not None:
+            _check_target(target, f"{prefix}.target")
+        cleaned.append({k: v for k, v in action.items() if v is not None})
+    return cleaned
+
+
+def _check_target(target: Any, field: str) -> None:
+    if not isinstance(target, dict) or target.get("type") not in ("PARTICIPANT", "PROGRAM", "GROUP"):
+        raise _fail(f"{field}.type", "target.type is PARTICIPANT, PROGRAM or GROUP", "enum")
+    if target["type"] == "PARTICIPANT":
+        given = [k for k in ("id", "external_id", "participant_id") if target.get(k)]
+        if len(given) != 1:
+            raise _fail(field, "a PARTICIPANT target names exactly one of id, external_id, participant_id", "exclusive")
+    if target["type"] == "GROUP" and not target.get("id"):
+        raise _fail(f"{field}.id", "a GROUP target names the group's id", "required")
+
+
+def validate_budgets(
+    budgets: list[dict[str, Any]], *, program_id: str, assets: dict[str, Asset], now: datetime
+) -> list[dict[str, Any]]:
+    seen: set[str] = set()
+    stored = []
+    for index, budget in enumerate(budgets):
+        prefix = f"budgets.{index}"
+        asset_id = str(budget.get("asset_id") or "")
+        asset = assets.get(asset_id)
+        if asset is None or program_id not in asset.program_ids:
+            raise _fail(
+                f"{prefix}.asset_id", "the asset must exist and be linked to the rule's program", received=asset_id
+            )
+        if asset_id in seen:
+            raise _fail(f"{prefix}.asset_id", "at most one budget per asset", "duplicate", asset_id)
+        seen.add(asset_id)
+        try:
+            limit = Decimal(str(budget.get("limit")))
+        except InvalidOperation:
+            raise _fail(f"{prefix}.limit", "limit is a positive decimal string", received=budget.get("limit")) from None
+        if limit <= 0:
+            raise _fail(f"{prefix}.limit", "limit is a positive decimal string", received=budget.get("limit"))
+        schedule = budget.get("schedule_type")
+        next_reset: str | None = None
+        if schedule == "INTERVAL":
+            interval = parse_duration(str(budget.get("interval") or ""), field=f"{prefix}.interval")
+            next_reset = (now + interval).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        elif schedule == "CRON":
+            if not _CRON.match(str(budget.get("cron_expression") or "")):
+                raise _fail(f"{prefix}.cron_expression", 'cron_expression has five fields, e.g. "0 0 1 * *"')
+        elif schedule is not None:
+            raise _fail(f"{prefix}.schedule_type", "schedule_type is CRON, INTERVAL or null", "enum", schedule)
+        stored.append(
+            {
+                "asset_id": asset_id,
+                "limit": limit,
+                "schedule_type": schedule,
+                "cron_expression": budget.get("cron_expression") if schedule == "CRON" else None,
+                "interval": budget.get("interval") if schedule == "INTERVAL" else None,
+                "consumed": Decimal(0),
+                "next_reset_at": next_reset,
+            }
+        )
+    return stored
+
+
+def check_window(active_from: datetime | None, active_to: datetime | None) -> None:
+    if active_from and active_to and active_to <= active_from:
+        raise _fail("active_to", "active_to must be after active_from", "range")
+
+
+def next_order(existing: list[int]) -> int:
+    return (max(existing) if existing else 0) + ORDER_STEP
