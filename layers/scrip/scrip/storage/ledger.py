@@ -309,10 +309,7 @@ def journal_page(
         conditions.append(Attr("group_ids").contains(filters.group_id))
     if filters.bucket is not None:
         conditions.append(Attr("buckets").contains(filters.bucket.value))
-    if filters.created_from is not None:
-        conditions.append(Attr("created_at").gte(items.timestamp(filters.created_from)))
-    if filters.created_to is not None:
-        conditions.append(Attr("created_at").lte(items.timestamp(filters.created_to)))
+    conditions += listing.within("created_at", filters.created_from, filters.created_to)
     item_filter = listing.all_of(conditions)
     partitions = [keys.journal_list(org_id, shard) for shard in range(keys.JOURNAL_LIST_SHARDS)]
     found, more = listing.read_merged_page(
@@ -383,14 +380,8 @@ def history_lines(
         conditions.append(Attr("bucket").eq(bucket.value))
     if program_id is not None:
         conditions.append(Attr("account_program_id").eq(program_id))
-    if created_from is not None:
-        conditions.append(Attr("created_at").gte(items.timestamp(created_from)))
-    if created_to is not None:
-        conditions.append(Attr("created_at").lte(items.timestamp(created_to)))
-    if event_from is not None:
-        conditions.append(Attr("event_timestamp").gte(items.timestamp(event_from)))
-    if event_to is not None:
-        conditions.append(Attr("event_timestamp").lte(items.timestamp(event_to)))
+    conditions += listing.within("created_at", created_from, created_to)
+    conditions += listing.within("event_timestamp", event_from, event_to)
     item_filter = listing.all_of(conditions)
     partitions = _history_partitions(org_id, account)
     if limit is None:

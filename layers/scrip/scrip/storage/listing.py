@@ -9,11 +9,12 @@ DynamoDB's ``Limit`` counts items before the filter.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from boto3.dynamodb.conditions import Key
+from boto3.dynamodb.conditions import Attr, Key
 
-from scrip.storage import table
+from scrip.storage import items, table
 
 
 def read_all(partition: str, *, prefix: str | None = None, item_filter: Any = None) -> list[dict[str, Any]]:
@@ -35,6 +36,16 @@ def read_all(partition: str, *, prefix: str | None = None, item_filter: Any = No
         if "LastEvaluatedKey" not in response:
             return found
         params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
+def within(attribute: str, start: datetime | None, end: datetime | None) -> list[Any]:
+    """Filter conditions for an inclusive time window on an RFC 3339 attribute (decision 19)."""
+    conditions = []
+    if start is not None:
+        conditions.append(Attr(attribute).gte(items.timestamp(start)))
+    if end is not None:
+        conditions.append(Attr(attribute).lte(items.timestamp(end)))
+    return conditions
 
 
 def all_of(conditions: list[Any]) -> Any:

@@ -253,10 +253,7 @@ def list_page(
         conditions.append(Attr("program_ids").contains(program_id))
     if search:
         conditions.append(Attr("search_text").contains(search.lower()))
-    if created_from is not None:
-        conditions.append(Attr("created_at").gte(items.timestamp(created_from)))
-    if created_to is not None:
-        conditions.append(Attr("created_at").lte(items.timestamp(created_to)))  # `to` is inclusive (decision 19)
+    conditions += listing.within("created_at", created_from, created_to)
     item_filter = listing.all_of(conditions)
     partitions = [keys.participants_list(org_id, order, shard) for shard in range(keys.PARTICIPANT_LIST_SHARDS)]
     found, has_more = listing.read_merged_page(

@@ -242,7 +242,7 @@ def history_page(
     event_from: datetime | None,
     event_to: datetime | None,
 ) -> tuple[list[StateChange], str | None]:
-    """Newest first; the ``changed_at`` window is a key range, the rest are filters."""
+    """Newest first, every criterion a filter on the owner's history partition."""
     conditions = []
     for attribute, value in (
         ("state_type", state_type),
@@ -252,14 +252,8 @@ def history_page(
     ):
         if value is not None:
             conditions.append(Attr(attribute).eq(str(value)))
-    if changed_from is not None:
-        conditions.append(Attr("changed_at").gte(items.timestamp(changed_from)))
-    if changed_to is not None:
-        conditions.append(Attr("changed_at").lte(items.timestamp(changed_to)))
-    if event_from is not None:
-        conditions.append(Attr("event_timestamp").gte(items.timestamp(event_from)))
-    if event_to is not None:
-        conditions.append(Attr("event_timestamp").lte(items.timestamp(event_to)))
+    conditions += listing.within("changed_at", changed_from, changed_to)
+    conditions += listing.within("event_timestamp", event_from, event_to)
     item_filter = listing.all_of(conditions)
     found, more = listing.read_page(
         keys.state_history(partition(org_id, owner)), limit=limit, after=after, descending=True, item_filter=item_filter
