@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from scrip.domain import clock, ids
 from scrip.domain.errors import Conflict, NotFound, ValidationFailed
@@ -103,20 +104,23 @@ def _page_cursor(scope: str, resume_after: str | None) -> str | None:
     return encode_cursor(resume_after, scope) if resume_after else None
 
 
+def _state_page(
+    caller: Caller, owner: Owner, prefix: str, *, limit: int, cursor: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of an owner's tags, counters or attributes (by ``prefix``), in key order."""
+    require_owner(caller, owner)
+    scope = scope_signature(prefix, caller.organization_id, owner.kind, owner.id)
+    after = decode_cursor(cursor, scope) if cursor else None
+    found, resume = state_store.page(caller.organization_id, owner, prefix, limit=limit, after=after)
+    return found, _page_cursor(scope, resume)
+
+
 # -------------------------------------------------------------------- tags
 
 
 def list_tags(caller: Caller, owner: Owner, *, limit: int, cursor: str | None) -> Page[str]:
-    require_owner(caller, owner)
-    scope = scope_signature("tags", caller.organization_id, owner.kind, owner.id)
-    found, resume = state_store.page(
-        caller.organization_id,
-        owner,
-        state_store.TAG,
-        limit=limit,
-        after=decode_cursor(cursor, scope) if cursor else None,
-    )
-    return Page([i["tag"] for i in found], _page_cursor(scope, resume))
+    found, next_cursor = _state_page(caller, owner, state_store.TAG, limit=limit, cursor=cursor)
+    return Page([i["tag"] for i in found], next_cursor)
 
 
 class _AlreadyTagged(Exception):
@@ -195,17 +199,9 @@ def replace_tags(caller: Caller, owner: Owner, tags: list[str]) -> list[str]:
 
 
 def list_counters(caller: Caller, owner: Owner, *, limit: int, cursor: str | None) -> Page[Counter]:
-    require_owner(caller, owner)
-    scope = scope_signature("counters", caller.organization_id, owner.kind, owner.id)
-    found, resume = state_store.page(
-        caller.organization_id,
-        owner,
-        state_store.COUNTER,
-        limit=limit,
-        after=decode_cursor(cursor, scope) if cursor else None,
-    )
+    found, next_cursor = _state_page(caller, owner, state_store.COUNTER, limit=limit, cursor=cursor)
     now = clock.now()
-    return Page([state_store.counter_from_item(i).effective(now) for i in found], _page_cursor(scope, resume))
+    return Page([state_store.counter_from_item(i).effective(now) for i in found], next_cursor)
 
 
 def get_counter(caller: Caller, owner: Owner, key: str) -> Counter:
@@ -348,16 +344,8 @@ def _retry_stale(attempt: Callable[[], Counter], attempts: int = 5) -> Counter:
 
 
 def list_attributes(caller: Caller, owner: Owner, *, limit: int, cursor: str | None) -> Page[tuple[str, str]]:
-    require_owner(caller, owner)
-    scope = scope_signature("attributes", caller.organization_id, owner.kind, owner.id)
-    found, resume = state_store.page(
-        caller.organization_id,
-        owner,
-        state_store.ATTRIBUTE,
-        limit=limit,
-        after=decode_cursor(cursor, scope) if cursor else None,
-    )
-    return Page([(i["key"], i["value"]) for i in found], _page_cursor(scope, resume))
+    found, next_cursor = _state_page(caller, owner, state_store.ATTRIBUTE, limit=limit, cursor=cursor)
+    return Page([(i["key"], i["value"]) for i in found], next_cursor)
 
 
 def attribute_merge_writes(
