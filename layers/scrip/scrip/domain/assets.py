@@ -131,8 +131,3 @@ def apply_update(asset: Asset, changes: dict[str, Any], now: datetime) -> Asset:
 
 def with_program_linked(asset: Asset, program_id: str, now: datetime) -> Asset:
     return replace(asset, program_ids=(*asset.program_ids, program_id), updated_at=now)
-
-
-def with_program_unlinked(asset: Asset, program_id: str, now: datetime) -> Asset:
-    remaining = tuple(p for p in asset.program_ids if p != program_id)
-    return replace(asset, program_ids=remaining, updated_at=now)

@@ -221,14 +221,6 @@ def verify_chain(entries: list[JournalEntry]) -> bool:
     return True
 
 
-def net_by_account(postings: tuple[Posting, ...]) -> dict[tuple[Account, Bucket], Decimal]:
-    totals: dict[tuple[Account, Bucket], Decimal] = {}
-    for posting in postings:
-        key = (posting.account, posting.bucket)
-        totals[key] = totals.get(key, Decimal(0)) + posting.amount
-    return totals
-
-
 @dataclass(frozen=True)
 class JournalFilters:
     program_id: str | None = None

@@ -19,7 +19,3 @@ def moment(value: Any) -> datetime | None:
 
 def decimal_or_none(value: Any) -> Decimal | None:
     return Decimal(value) if value is not None else None
-
-
-def without_keys(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in item.items() if k not in ("PK", "SK")}

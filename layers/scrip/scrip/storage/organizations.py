@@ -38,16 +38,6 @@ def create_organization(organization: Organization) -> None:
     )
 
 
-def get_organization(org_id: str) -> Organization | None:
-    got = table.client().get_item(TableName=table.table_name(), Key=_organization_key(org_id))
-    item = got.get("Item")
-    if item is None:
-        return None
-    created_at = items.moment(item["created_at"])
-    assert created_at is not None
-    return Organization(id=item["id"], name=item["name"], status=item["status"], created_at=created_at)
-
-
 def _key_item(key: ApiKey) -> dict[str, Any]:
     return {
         "entity": "API_KEY",
