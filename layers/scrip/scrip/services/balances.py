@@ -180,11 +180,13 @@ def _execute(
     return attempt
 
 
-def _commit(attempt: Callable[[], tuple[Plan, Movement]]) -> tuple[Plan, Movement]:
-    def once() -> tuple[Plan, Movement]:
-        planned, movement = attempt()
+def _commit[T](attempt: Callable[[], tuple[Plan, T]]) -> tuple[Plan, T]:
+    """Plan and write until no balance the plan read changed meanwhile."""
+
+    def once() -> tuple[Plan, T]:
+        planned, result = attempt()
         transactions.write(planned.writes)
-        return planned, movement
+        return planned, result
 
     return retry_stale(once)
 
@@ -461,13 +463,7 @@ def balance_operation(
         return planned, operation_body(action, planned, account, movement, asset, program)
 
     if idempotency_key is None:
-
-        def once() -> dict[str, Any]:
-            planned, body = prepare()
-            transactions.write(planned.writes)
-            return body
-
-        return retry_stale(once), False
+        return _commit(prepare)[1], False
 
     scope = IdempotencyScope(caller.organization_id, program.id, _FAMILIES[action], idempotency_key)
     digest = fingerprint({"owner": owner.id, "owner_type": owner.entity_type.value, **(request or {})})
