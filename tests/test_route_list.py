@@ -21,7 +21,7 @@ TEMPLATE = template_module.load(ROOT / "template.yaml")
 
 
 # POST endpoints that compute without writing: least privilege gives them the read role.
-COMPUTE_ONLY = {("POST", "/v1/rules/validate")}
+COMPUTE_ONLY = {("POST", "/v1/rules/validate"), ("POST", "/v1/rules/{id}/simulate")}
 
 
 def _template_routes() -> set[tuple[str, str]]:

@@ -85,9 +85,23 @@ def test_amounts_are_exact_decimals(text: str, expected: Decimal | None) -> None
         assert cel.evaluate_amount(text, activation) == expected
 
 
-def test_arithmetic_across_types_stays_strict_as_in_cel_go() -> None:
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("event.amount * 10", Decimal("755")),  # 03 §4.5: the spec's own amount expression
+        ("10 * event.amount", Decimal("755")),
+        ("2 + 1.5", Decimal("3.5")),
+        ("event.amount - 1", Decimal("74.5")),
+        ("7 / 2", Decimal("3")),  # two ints stay integer arithmetic
+    ],
+)
+def test_mixed_int_and_double_arithmetic_promotes_to_double(text: str, expected: Decimal) -> None:
+    assert cel.evaluate_amount(text, {"event": {"amount": 75.5}}) == expected
+
+
+def test_division_by_zero_is_not_an_amount() -> None:
     with pytest.raises(cel.AmountError):
-        cel.evaluate_amount("2 + 1.5", {})
+        cel.evaluate_amount("event.amount / 0", {"event": {"amount": 75.5}})
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,8 @@ Scrip's rules are written for cel-go; cel-python 0.5.0 differs where rules notic
 
 * Numbers. cel-go compares across numeric types (``event.amount >= 20.0`` holds for an amount
   sent as ``30``; ``75.0 == 75`` is true); cel-python raises. The comparison operators of its
-  numeric types are widened here to compare by value. Arithmetic stays strict, as in cel-go.
+  numeric types are widened here to compare by value, and an int operand meeting a double is
+  promoted (03 §4.5: rules write ``event.amount * 10`` where the amount is a JSON double).
 * Event data. JSON numbers are doubles in cel-go; DynamoDB hands back ``Decimal``, which
   cel-python cannot take. ``to_cel`` converts every number to a double.
 * Helpers. ``get(map, key, default)``, ``round(x, n)`` (half away from zero),
@@ -68,6 +69,41 @@ def _widen_numeric_comparisons() -> None:
 
 
 _widen_numeric_comparisons()
+
+_ARITHMETIC = {
+    "__add__": lambda a, b: a + b,
+    "__sub__": lambda a, b: a - b,
+    "__mul__": lambda a, b: a * b,
+    "__truediv__": lambda a, b: a / b if b else math.copysign(math.inf, a) if a else math.nan,
+    "__radd__": lambda a, b: b + a,
+    "__rsub__": lambda a, b: b - a,
+    "__rmul__": lambda a, b: b * a,
+    "__rtruediv__": lambda a, b: b / a if a else math.copysign(math.inf, b) if b else math.nan,
+}
+
+
+def _promote_mixed_arithmetic() -> None:
+    """``event.amount * 10`` with a double amount: an int operand is promoted to double.
+
+    Event numbers are doubles (JSON) while the spec's rules multiply and add integer literals
+    (03 §4.5 asks for the promotion); two ints stay integer arithmetic.
+    """
+    for kind in _NUMERIC:
+        for name, operation in _ARITHMETIC.items():
+            strict = getattr(kind, name, None)
+            if strict is None:
+                continue
+
+            def arithmetic(self: Any, other: Any, _strict: Any = strict, _operation: Any = operation) -> Any:
+                mixed = isinstance(other, _NUMERIC) and not isinstance(other, type(self))
+                if mixed and celtypes.DoubleType in (type(self), type(other)):
+                    return celtypes.DoubleType(_operation(float(self), float(other)))
+                return _strict(self, other)
+
+            setattr(kind, name, arithmetic)
+
+
+_promote_mixed_arithmetic()
 
 
 def _round_half_away(value: Any, digits: Any) -> celtypes.DoubleType:
@@ -188,6 +224,38 @@ def evaluate_condition(text: str, activation: dict[str, Any]) -> bool:
     if isinstance(result, CELEvalError):
         return False
     return bool(result) if isinstance(result, (bool, celtypes.BoolType)) else False
+
+
+def _missing_field(error: Any) -> bool:
+    args: tuple[Any, ...] = tuple(getattr(error, "args", ()))
+    return isinstance(error, KeyError) or (len(args) > 1 and args[1] is KeyError)
+
+
+def judge_condition(text: str, activation: dict[str, Any]) -> tuple[bool, str | None]:
+    """(matched, error): a missing field is a plain non-match (03 §2.3); any other failure,
+    or a result that is not a bool, is an error the evaluation records as SKIPPED_ERROR."""
+    try:
+        result = compile_expression(text).evaluate(activation)
+    except (CELEvalError, TypeError, KeyError, ValueError, ZeroDivisionError) as error:
+        return False, None if _missing_field(
+            error
+        ) else f"condition evaluation failed: {error.args[0] if error.args else error}"
+    if isinstance(result, CELEvalError):
+        return False, None if _missing_field(result) else f"condition evaluation failed: {result.args[0]}"
+    if not isinstance(result, (bool, celtypes.BoolType)):
+        return False, f"condition evaluation failed: the condition returned {type(result).__name__}, not a bool"
+    return bool(result), None
+
+
+def evaluate_value(text: str, activation: dict[str, Any]) -> Any:
+    """Any expression's value as plain Python (strings for targets and references)."""
+    try:
+        result = compile_expression(text).evaluate(activation)
+    except (CELEvalError, TypeError, KeyError, ValueError, ZeroDivisionError) as error:
+        raise AmountError(f"expression {text!r} failed: {error.args[0] if error.args else error}") from None
+    if isinstance(result, CELEvalError):
+        raise AmountError(f"expression {text!r} failed: {result.args[0]}")
+    return result
 
 
 class AmountError(Exception):

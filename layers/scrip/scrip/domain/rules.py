@@ -8,7 +8,6 @@ durations and timestamps must parse.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -17,6 +16,7 @@ from typing import Any
 
 from scrip.domain import cel
 from scrip.domain.assets import Asset, InventoryMode
+from scrip.domain.budgets import cron_is_valid, croniter_next
 from scrip.domain.clock import parse_rfc3339
 from scrip.domain.errors import ApiError, ValidationFailed
 from scrip.domain.state import parse_duration
@@ -70,7 +70,6 @@ REQUIRED = {
     ActionType.BROADCAST: ("event_name",),
 }
 CEL_FIELDS = ("amount", "value")
-_CRON = re.compile(r"^\S+( \S+){4}$")
 
 
 class OrderConflict(ApiError):
@@ -106,6 +105,7 @@ class Rule:
     updated_at: datetime
     deleted_at: datetime | None
     version: int = 1
+    history_id: str | None = None  # the version entry (03 §3.8) that evaluations cite
 
 
 def _fail(field: str, message: str, reason: str = "invalid", received: Any = None) -> ValidationFailed:
@@ -235,8 +235,10 @@ def validate_budgets(
             interval = parse_duration(str(budget.get("interval") or ""), field=f"{prefix}.interval")
             next_reset = (now + interval).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         elif schedule == "CRON":
-            if not _CRON.match(str(budget.get("cron_expression") or "")):
-                raise _fail(f"{prefix}.cron_expression", 'cron_expression has five fields, e.g. "0 0 1 * *"')
+            expression = str(budget.get("cron_expression") or "")
+            if not cron_is_valid(expression):
+                raise _fail(f"{prefix}.cron_expression", 'cron_expression is five cron fields, e.g. "0 0 1 * *"')
+            next_reset = (croniter_next(expression, now)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         elif schedule is not None:
             raise _fail(f"{prefix}.schedule_type", "schedule_type is CRON, INTERVAL or null", "enum", schedule)
         stored.append(

@@ -151,6 +151,7 @@ def _execute(
     *,
     reference_id: str | None = None,
     allow_negative: bool = False,
+    origin: Origin | None = None,
 ) -> Callable[[], tuple[Plan, Movement]]:
     """A re-plannable attempt: read the owner's balance (and lots), build, plan the commit."""
     org = caller.organization_id
@@ -170,7 +171,7 @@ def _execute(
             action,
             movement.legs,
             description,
-            Origin(api_key_id=caller.api_key_id),
+            origin or Origin(api_key_id=caller.api_key_id),
             reference_id=reference_id,
             allow_negative=frozenset({account}) if allow_negative else frozenset(),
             extra_writes=lot_writes,
@@ -243,6 +244,7 @@ def adjust(
     description: str,
     bucket: Bucket = Bucket.AVAILABLE,
     allow_negative: bool = False,
+    origin: Origin | None = None,
 ) -> Outcome:
     """A manual credit or debit (04 §5.1); not idempotent, as the spec documents."""
     program, asset = load_context(caller, program_id, asset_id)
@@ -277,7 +279,7 @@ def adjust(
 
     action = ActionType.CREDIT if type == "CREDIT" else ActionType.DEBIT
     planned, _ = _commit(
-        _execute(caller, program, asset, account, action, description, build, allow_negative=overdraft)
+        _execute(caller, program, asset, account, action, description, build, allow_negative=overdraft, origin=origin)
     )
     return Outcome(planned.entry.id, amount, planned.balances[account], asset, program)
 
@@ -294,6 +296,7 @@ def credit(
     expires_at: datetime | None = None,
     matures_at: datetime | None = None,
     reference_id: str | None = None,
+    origin: Origin | None = None,
 ) -> tuple[Outcome, list[Lot]]:
     """A credit with the lot options of the CREDIT rule action (04 §6.1): expiry, maturity,
     provisional HELD credit with a reference. Used by the rules engine; adjust has none of them."""
@@ -325,7 +328,17 @@ def credit(
         )
 
     planned, movement = _commit(
-        _execute(caller, program, asset, account, ActionType.CREDIT, description, build, reference_id=reference_id)
+        _execute(
+            caller,
+            program,
+            asset,
+            account,
+            ActionType.CREDIT,
+            description,
+            build,
+            reference_id=reference_id,
+            origin=origin,
+        )
     )
     created = movement.lots.new if movement.lots else []
     return Outcome(planned.entry.id, amount, planned.balances[account], asset, program), created
@@ -421,6 +434,7 @@ def balance_operation(
     idempotency_key: str | None = None,
     request: dict[str, Any] | None = None,
     filters: LotFilters | None = None,
+    origin: Origin | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """Hold, release, forfeit or void hold (04 §5.2-5.6): the response body and whether it is a replay."""
     exempt = action in (ActionType.FORFEIT, ActionType.VOID_HOLD)  # allowed on inactive programs and owners
@@ -456,7 +470,9 @@ def balance_operation(
             )
         return _simple_movement(action, account, balance, amount, source_bucket, asset)
 
-    attempt = _execute(caller, program, asset, account, action, description, build, reference_id=reference)
+    attempt = _execute(
+        caller, program, asset, account, action, description, build, reference_id=reference, origin=origin
+    )
 
     def prepare() -> tuple[Plan, dict[str, Any]]:
         planned, movement = attempt()

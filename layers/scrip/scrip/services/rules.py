@@ -4,18 +4,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
+from scrip.domain import budgets as budget_rules
 from scrip.domain import cel, clock, ids
 from scrip.domain import rules as rule_rules
 from scrip.domain.assets import Asset
-from scrip.domain.errors import Conflict, ValidationFailed
+from scrip.domain.budgets import BudgetState
+from scrip.domain.errors import Conflict, NotFound, ValidationFailed
 from scrip.domain.organizations import Caller
 from scrip.domain.pagination import Page, decode_cursor, encode_cursor, scope_signature
 from scrip.domain.programs import ProgramStatus
 from scrip.domain.rules import Rule, RuleArchived, RuleStatus
 from scrip.services.common import retry_on_stale
 from scrip.storage import assets as asset_store
+from scrip.storage import budgets as budget_store
 from scrip.storage import programs as program_store
 from scrip.storage import rules as rule_store
 
@@ -86,13 +90,53 @@ def create_rule(
         created_at=now,
         updated_at=now,
         deleted_at=None,
+        history_id=ids.new_id(),
     )
-    rule_store.create(rule, caller.api_key_id, ids.new_id())
+    assert rule.history_id is not None
+    rule_store.create(rule, caller.api_key_id, rule.history_id)
     return rule
 
 
+def with_live_budgets(rule: Rule) -> Rule:
+    """The rule with each budget's consumption in its current window and next reset (03 §3.3)."""
+    if not rule.budgets:
+        return rule
+    now = clock.now()
+    live = []
+    for budget in rule.budgets:
+        state = budget_store.read(rule.organization_id, rule.id, str(budget["asset_id"]))
+        window = budget_rules.current_window(budget, state, now)
+        live.append(
+            {
+                **budget,
+                "consumed": budget_rules.consumed_in(window, state),
+                "next_reset_at": clock.to_rfc3339(window.next_reset_at) if window.next_reset_at else None,
+            }
+        )
+    return replace(rule, budgets=live)
+
+
 def get_rule(caller: Caller, rule_id: str) -> Rule:
-    return rule_store.require(caller.organization_id, rule_id)
+    return with_live_budgets(rule_store.require(caller.organization_id, rule_id))
+
+
+def reset_budget(caller: Caller, rule_id: str, asset_id: str) -> dict[str, Any]:
+    """Consumption back to 0 (03 §3.7); an INTERVAL budget's next period starts now."""
+    rule = rule_store.require(caller.organization_id, rule_id)
+    budget = next((b for b in rule.budgets if b["asset_id"] == asset_id), None)
+    if budget is None:
+        raise NotFound(f"rule {rule_id} has no budget for asset {asset_id}")
+    now = clock.now()
+    state = budget_store.read(rule.organization_id, rule.id, asset_id)
+    if budget.get("schedule_type") == "INTERVAL":
+        state = BudgetState(anchor=now)
+    window = budget_rules.current_window(budget, state, now)
+    budget_store.reset(rule.organization_id, rule.id, asset_id, BudgetState(window.id, Decimal(0), state.anchor))
+    return {
+        **budget,
+        "consumed": Decimal(0),
+        "next_reset_at": clock.to_rfc3339(window.next_reset_at) if window.next_reset_at else None,
+    }
 
 
 _CHANGE_TYPES = {RuleStatus.ARCHIVED: "archived", RuleStatus.SUSPENDED: "suspended", RuleStatus.ACTIVE: "activated"}
@@ -130,16 +174,19 @@ def update_rule(caller: Caller, rule_id: str, changes: dict[str, Any]) -> Rule:
                 {**b, "consumed": kept[b["asset_id"]]["consumed"]} if b["asset_id"] in kept else b for b in budgets
             ]
         status = RuleStatus(changes["status"]) if changes.get("status") else current.status
-        updated = replace(current, **fields, status=status, updated_at=now, version=current.version + 1)
+        updated = replace(
+            current, **fields, status=status, updated_at=now, version=current.version + 1, history_id=ids.new_id()
+        )
         if status is RuleStatus.ARCHIVED:
             updated = replace(updated, deleted_at=now)
         rule_rules.check_window(updated.active_from, updated.active_to)
         change_type = _CHANGE_TYPES[status] if status is not current.status else "updated"
         recorded = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in changes.items()}
-        rule_store.save(current, updated, change_type, recorded, caller.api_key_id, ids.new_id())
+        assert updated.history_id is not None
+        rule_store.save(current, updated, change_type, recorded, caller.api_key_id, updated.history_id)
         return updated
 
-    return retry_on_stale(attempt, rule_store.StaleRule)
+    return with_live_budgets(retry_on_stale(attempt, rule_store.StaleRule))
 
 
 def list_rules(

@@ -32,7 +32,7 @@ from scrip.domain.ledger import (
     JournalFilters,
     Posting,
 )
-from scrip.storage import items, keys, listing, table, transactions
+from scrip.storage import items, keys, listing, table, transactions, unit_of_work
 
 BALANCE = "BALANCE#"
 
@@ -77,10 +77,11 @@ def _record(item: dict[str, Any] | None) -> BalanceRecord:
 
 
 def read_balance(org_id: str, account: Account, asset_id: str, shard: int | None = None) -> BalanceRecord:
-    got = table.client().get_item(
-        TableName=table.table_name(), Key=_balance_key(org_id, account, asset_id, shard), ConsistentRead=True
-    )
-    return _record(got.get("Item"))
+    key = _balance_key(org_id, account, asset_id, shard)
+    staged, item = unit_of_work.staged_image(key)
+    if not staged:
+        item = table.client().get_item(TableName=table.table_name(), Key=key, ConsistentRead=True).get("Item")
+    return _record(item)
 
 
 def read_wallet(org_id: str, program_id: str, asset_id: str) -> list[BalanceRecord]:
@@ -94,7 +95,11 @@ def read_wallet(org_id: str, program_id: str, asset_id: str) -> list[BalanceReco
         for item in response.get("Responses", {}).get(table.table_name(), []):
             found[str(item["PK"])] = item
         request = response.get("UnprocessedKeys") or {}
-    return [_record(found.get(k["PK"])) for k in request_keys]
+    records = []
+    for key in request_keys:
+        staged, item = unit_of_work.staged_image(key)
+        records.append(_record(item if staged else found.get(key["PK"])))
+    return records
 
 
 def owner_balances(org_id: str, account: Account) -> dict[str, Balance]:

@@ -14,7 +14,7 @@ from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
 
-from scrip.storage import items, table
+from scrip.storage import items, table, unit_of_work
 
 
 def read_all(partition: str, *, prefix: str | None = None, item_filter: Any = None) -> list[dict[str, Any]]:
@@ -34,8 +34,12 @@ def read_all(partition: str, *, prefix: str | None = None, item_filter: Any = No
         response = table.client().query(**params)
         found.extend(response.get("Items", []))
         if "LastEvaluatedKey" not in response:
-            return found
+            break
         params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+    unit = unit_of_work.current()
+    if unit is not None and item_filter is None:
+        return unit.overlay(partition, found, prefix)
+    return found
 
 
 def within(attribute: str, start: datetime | None, end: datetime | None) -> list[Any]:

@@ -60,6 +60,7 @@ def snapshot(rule: Rule) -> dict[str, Any]:
         "updated_at": items.timestamp(rule.updated_at),
         "deleted_at": items.timestamp(rule.deleted_at),
         "version": rule.version,
+        "history_id": rule.history_id,
     }
 
 
@@ -97,6 +98,7 @@ def _from_item(item: dict[str, Any]) -> Rule:
         updated_at=updated_at,
         deleted_at=items.moment(item.get("deleted_at")),
         version=int(item["version"]),
+        history_id=item.get("history_id"),
     )
 
 

@@ -20,7 +20,7 @@ from scrip.domain.errors import NotFound
 from scrip.domain.groups import GroupArchived, GroupStatus
 from scrip.domain.participants import ParticipantInactive, ParticipantStatus
 from scrip.domain.state import Counter, Operation, Owner, OwnerKind, StateChange, StateType
-from scrip.storage import items, keys, listing, table, transactions
+from scrip.storage import items, keys, listing, table, transactions, unit_of_work
 
 TAG, COUNTER, ATTRIBUTE = "TAG#", "COUNTER#", "ATTR#"
 
@@ -92,10 +92,10 @@ def read(org_id: str, owner: Owner) -> OwnerState:
 
 
 def get_counter(org_id: str, owner: Owner, key: str) -> Counter | None:
-    got = table.client().get_item(
-        TableName=table.table_name(), Key={"PK": partition(org_id, owner), "SK": COUNTER + key}, ConsistentRead=True
-    )
-    item = got.get("Item")
+    item_key = {"PK": partition(org_id, owner), "SK": COUNTER + key}
+    staged, item = unit_of_work.staged_image(item_key)
+    if not staged:
+        item = table.client().get_item(TableName=table.table_name(), Key=item_key, ConsistentRead=True).get("Item")
     return _counter(item) if item else None
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from boto3.dynamodb.conditions import ConditionExpressionBuilder
 from botocore.exceptions import ClientError
 
-from scrip.storage import table
+from scrip.storage import table, unit_of_work
 
 MAX_ITEMS = 100
 _CONFLICT_RETRIES = 5
@@ -82,7 +82,20 @@ def condition_check(key: dict[str, str], condition: Any, on_condition_failed: Ca
 
 
 def write(writes: Sequence[Write]) -> None:
-    """Commit ``writes`` atomically or raise the error of the first failed condition."""
+    """Commit ``writes`` atomically or raise the error of the first failed condition.
+
+    Inside ``unit_of_work.collecting()`` the writes are staged instead, to commit with the
+    rest of the unit.
+    """
+    unit = unit_of_work.current()
+    if unit is not None:
+        unit.stage(list(writes))
+        return
+    commit_now(writes)
+
+
+def commit_now(writes: Sequence[Write]) -> None:
+    """``TransactWriteItems`` now, whatever unit of work is collecting."""
     if not writes:
         return
     if len(writes) > MAX_ITEMS:

@@ -1,0 +1,118 @@
+"""Which rules of a program match an event (03 §2.1-2.4), as pure functions.
+
+Every condition of one event is judged against the same pre-event snapshot of the
+participant's state (03 §2.4): a COUNTER written by rule A is not visible to rule B's
+condition in the same event. Rules come in ascending ``order``; a matched rule with
+``stop_after_match`` stops the rest; activity windows use the wall clock, ``now`` in CEL is the
+event's own timestamp.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from scrip.domain import cel
+from scrip.domain.rules import Rule, RuleStatus
+
+# cel-python cannot be interrupted, so a slow evaluation is discarded once measured: the
+# bounds on expression size keep one evaluation far below this in practice.
+EVALUATION_TIME_LIMIT_SECONDS = 0.1
+
+SUCCESS = "SUCCESS"
+NOT_MATCHED = "NOT_MATCHED"
+SKIPPED = "SKIPPED"
+SKIPPED_ERROR = "SKIPPED_ERROR"
+SKIPPED_TIMEOUT = "SKIPPED_TIMEOUT"
+
+CONDITION_FALSE = "CONDITION_FALSE"
+OUTSIDE_TIME_WINDOW = "OUTSIDE_TIME_WINDOW"
+STOPPED_BY_PRIOR_RULE = "STOPPED_BY_PRIOR_RULE"
+BUDGET_EXCEEDED = "BUDGET_EXCEEDED"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The participant's state when processing starts."""
+
+    participant_id: str
+    external_id: str | None
+    status: str
+    tags: list[str]
+    counters: dict[str, Decimal]
+    attributes: dict[str, str]
+
+
+def activation(event_data: dict[str, Any], snapshot: Snapshot, now: datetime) -> dict[str, Any]:
+    """The CEL variables of 03 §4.3."""
+    return {
+        "event": event_data,
+        "participant": {
+            "id": snapshot.participant_id,
+            "external_id": snapshot.external_id or "",
+            "status": snapshot.status,
+            "tags": snapshot.tags,
+            "counters": snapshot.counters,
+            "attributes": snapshot.attributes,
+        },
+        "now": now,
+    }
+
+
+@dataclass(frozen=True)
+class Verdict:
+    rule: Rule
+    status: str
+    reason: str | None = None
+    stopped_by_rule_id: str | None = None
+    error_message: str | None = None
+
+    @property
+    def matched(self) -> bool:
+        return self.status == SUCCESS
+
+
+def in_window(rule: Rule, wall_clock: datetime) -> bool:
+    """Both bounds inclusive (03 §2.3)."""
+    if rule.active_from is not None and wall_clock < rule.active_from:
+        return False
+    return not (rule.active_to is not None and wall_clock > rule.active_to)
+
+
+def judge(
+    rules: Sequence[Rule],
+    variables: dict[str, Any],
+    wall_clock: datetime,
+    timer: Callable[[], float] = time.perf_counter,
+) -> list[Verdict]:
+    """A verdict for every ACTIVE rule, in evaluation order."""
+    verdicts: list[Verdict] = []
+    stopped_by: str | None = None
+    for rule in sorted(
+        (r for r in rules if r.status is RuleStatus.ACTIVE), key=lambda r: (r.order, r.created_at, r.id)
+    ):
+        if stopped_by is not None:
+            verdicts.append(Verdict(rule, SKIPPED, STOPPED_BY_PRIOR_RULE, stopped_by_rule_id=stopped_by))
+            continue
+        if not in_window(rule, wall_clock):
+            verdicts.append(Verdict(rule, SKIPPED, OUTSIDE_TIME_WINDOW))
+            continue
+        started = timer()
+        matched, error = cel.judge_condition(rule.condition, variables)
+        if timer() - started > EVALUATION_TIME_LIMIT_SECONDS:
+            verdicts.append(Verdict(rule, SKIPPED_TIMEOUT, error_message="condition evaluation timed out"))
+            continue
+        if error is not None:
+            verdicts.append(Verdict(rule, SKIPPED_ERROR, error_message=error))
+            continue
+        if not matched:
+            verdicts.append(Verdict(rule, NOT_MATCHED, CONDITION_FALSE))
+            continue
+        verdicts.append(Verdict(rule, SUCCESS))
+        if rule.stop_after_match:
+            stopped_by = rule.id
+    return verdicts

@@ -1,0 +1,105 @@
+"""What a committed event starts: its processing, its BROADCAST fan-out, its scheduled events.
+
+All three are driven by what was committed (stream records, the scheduled index), never by
+the request that caused them, and each is idempotent: a message or record delivered twice
+creates nothing twice, because every generated event has a deterministic idempotency key.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from scrip.domain import clock
+from scrip.domain.events import EventStatus, EventType, Submission
+from scrip.domain.participants import ParticipantStatus
+from scrip.services import events
+from scrip.storage import event_queue, scheduled_events
+from scrip.storage import items as item_values
+from scrip.storage import participants as participant_store
+
+_PAGE = 200
+
+
+def dispatch(images: list[dict[str, Any]]) -> int:
+    """Queue every PENDING event of these stream images, delayed until its next attempt."""
+    now = clock.now()
+    messages = []
+    for image in images:
+        if image.get("entity") != "EVENT" or image.get("status") != EventStatus.PENDING.value:
+            continue
+        due = item_values.moment(image.get("next_attempt_at"))
+        delay = math.ceil((due - now).total_seconds()) if due else 0
+        messages.append((str(image["organization_id"]), str(image["id"]), delay))
+    if messages:
+        event_queue.enqueue(messages)
+    return len(messages)
+
+
+def fan_out(broadcast: dict[str, Any]) -> int:
+    """One SYSTEM event per participant enrolled in the program (03 §5.4.12)."""
+    org, program_id = str(broadcast["organization_id"]), str(broadcast["program_id"])
+    created, after = 0, None
+    while True:
+        page, after = participant_store.list_page(
+            org, order="BY_CREATED", descending=False, limit=_PAGE, after=after, program_id=program_id
+        )
+        for participant in page:
+            if participant.status is ParticipantStatus.CLOSED:
+                continue
+            submission = Submission(
+                program_id=program_id,
+                idempotency_key=f"{broadcast['key_prefix']}:{participant.id}",
+                event_timestamp=clock.now(),
+                event_data=dict(broadcast.get("event_data") or {}),
+                participant_id=participant.id,
+            )
+            _, replayed = events.ingest(
+                org,
+                submission,
+                event_type=EventType.SYSTEM,
+                origin_event_id=str(broadcast["source_event_id"]),
+                broadcast=True,
+            )
+            created += 0 if replayed else 1
+        if after is None:
+            return created
+
+
+@dataclass(frozen=True)
+class ScheduledRun:
+    created: int
+    due: int
+
+
+def fire_scheduled(lookback_hours: int = 2) -> ScheduledRun:
+    """Turn every due SCHEDULE_EVENT entry into its SYSTEM event, then drop the entry.
+
+    The job runs every minute and looks back ``lookback_hours`` hour buckets: entries survive a
+    job outage of that long.
+    """
+    now = clock.now()
+    created = due_count = 0
+    for hours_back in range(lookback_hours, -1, -1):
+        hour = now - timedelta(hours=hours_back)
+        for entry in scheduled_events.due(hour, now):
+            due_count += 1
+            fire_at = item_values.moment(entry["fire_at"]) or now
+            submission = Submission(
+                program_id=str(entry["program_id"]),
+                idempotency_key=str(entry["idempotency_key"]),
+                event_timestamp=fire_at,
+                event_data=dict(entry.get("event_data") or {}),
+                participant_id=str(entry["participant_id"]),
+            )
+            _, replayed = events.ingest(
+                str(entry["organization_id"]),
+                submission,
+                event_type=EventType.SYSTEM,
+                origin_event_id=str(entry["origin_event_id"]),
+            )
+            created += 0 if replayed else 1
+            scheduled_events.done(entry)
+    return ScheduledRun(created, due_count)

@@ -1,0 +1,124 @@
+"""Dry runs of a rule (03 §3.7 simulate): what it would do to an event, persisting nothing.
+
+The condition and amounts are evaluated by the same code as processing; state projections
+use the participant state the caller supplies. Status, activity window and budgets are not
+considered, and ``now`` is the server's time [inferred, 03 §3.7].
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from scrip.domain import amounts, cel, clock
+from scrip.domain.events import ActionFailed, exact_numbers, plain_numbers
+from scrip.domain.organizations import Caller
+from scrip.domain.rule_engine import Snapshot, activation
+from scrip.domain.rules import ActionType, Rule
+from scrip.services import rule_actions
+from scrip.storage import assets as asset_store
+from scrip.storage import rules as rule_store
+
+_VERBS = {
+    ActionType.CREDIT: "Credit {amount} {symbol} to participant",
+    ActionType.DEBIT: "Debit {amount} {symbol} from participant",
+    ActionType.HOLD: "Hold {amount} {symbol} of participant",
+    ActionType.RELEASE: "Release {amount} {symbol} to participant",
+    ActionType.FORFEIT: "Forfeit {amount} {symbol} of participant",
+}
+
+
+def _targets_event_participant(action: dict[str, Any]) -> bool:
+    return not action.get("target")
+
+
+def _asset_result(kind: ActionType, action: dict[str, Any], variables: dict[str, Any], rule: Rule) -> dict[str, Any]:
+    asset = asset_store.require(rule.organization_id, str(action["asset_id"]))
+    try:
+        amount = rule_actions.resolve_amount(action, variables, asset)
+    except ActionFailed as failure:
+        return {"error": failure.message, "asset_symbol": asset.symbol}
+    text = amounts.format_amount(amount, asset.scale) if amount is not None else "all"
+    return {
+        "amount": text,
+        "asset_symbol": asset.symbol,
+        "description": _VERBS[kind].format(amount=text, symbol=asset.symbol),
+    }
+
+
+def _result(action: dict[str, Any], variables: dict[str, Any], rule: Rule, snapshot: Snapshot) -> dict[str, Any]:
+    kind = ActionType(str(action["type"]))
+    if kind in _VERBS:
+        return _asset_result(kind, action, variables, rule)
+    own = _targets_event_participant(action)
+    if kind is ActionType.COUNTER:
+        key = str(action["key"])
+        try:
+            delta = cel.evaluate_amount(str(action["value"]), variables)
+        except cel.AmountError as error:
+            return {"error": str(error)}
+        result: dict[str, Any] = {"value": str(delta), "description": f"Increment counter {key} by {delta}"}
+        if own:
+            current = snapshot.counters.get(key, Decimal(0))
+            result.update(current_value=str(current), projected_value=str(current + delta))
+        return result
+    if kind in (ActionType.TAG, ActionType.UNTAG):
+        tag = str(action["tag"]).strip().lower()
+        verb = "Add" if kind is ActionType.TAG else "Remove"
+        result = {"description": f"{verb} tag {tag}"}
+        if own:
+            present = tag in snapshot.tags
+            result["current_tags"] = snapshot.tags
+            result["would_add" if kind is ActionType.TAG else "would_remove"] = (
+                not present if kind is ActionType.TAG else present
+            )
+        return result
+    if kind is ActionType.SET_ATTRIBUTE:
+        key = str(action["key"])
+        value = rule_actions.resolve_attribute_value(str(action["value"]), variables)
+        result = {"description": f"Set attribute {key} to {value}"}
+        if own:
+            attribute = snapshot.attributes.get(key)
+            result.update(current_value=attribute, would_change=attribute != value)
+        return result
+    if kind is ActionType.SCHEDULE_EVENT:
+        return {"description": f"Schedule event {action['event_name']} in {action['delay']}"}
+    if kind is ActionType.BROADCAST:
+        return {"description": f"Broadcast event {action['event_name']} to the program's participants"}
+    if kind is ActionType.SET_TIER:
+        return {"description": f"Set tier {action['tier']} to {action['level']}"}
+    return {"description": f"{kind.value} is not supported by simulation"}
+
+
+def simulate(
+    caller: Caller, rule_id: str, event_data: dict[str, Any], participant_state: dict[str, Any] | None
+) -> dict[str, Any]:
+    rule = rule_store.require(caller.organization_id, rule_id)
+    given = participant_state or {}
+    snapshot = Snapshot(
+        participant_id="",
+        external_id=None,
+        status="ACTIVE",
+        tags=sorted({str(t).strip().lower() for t in given.get("tags") or []}),
+        counters={str(k): Decimal(str(v)) for k, v in (given.get("counters") or {}).items()},
+        attributes={str(k): str(v) for k, v in (given.get("attributes") or {}).items()},
+    )
+    variables = activation(plain_numbers(exact_numbers(event_data)), snapshot, clock.now())
+    matched, error = cel.judge_condition(rule.condition, variables)
+    evaluation: dict[str, Any] = {"matched": matched, "status": "evaluated" if error is None else "condition_failed"}
+    if error is not None:
+        evaluation["reason"] = error
+    if matched:
+        evaluation["results"] = [
+            {"action": action, "result": _result(action, variables, rule, snapshot)} for action in rule.actions
+        ]
+    return {
+        "rule": {
+            "id": rule.id,
+            "name": rule.name,
+            "condition": rule.condition,
+            "order": rule.order,
+            "stop_after_match": rule.stop_after_match,
+        },
+        "evaluation": evaluation,
+    }

@@ -1,0 +1,74 @@
+"""Follow-up events that SCHEDULE_EVENT asked for, indexed by the hour they fall due.
+
+``SCHEDULED#<hour>#<shard>`` / ``<fire_at>#<org>#<key>``, in shards like the lots' due index:
+a burst of events with one delay lands in one hour. The entry is written in the source
+event's transaction, so a failed source schedules nothing (03 §5.4.11).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from boto3.dynamodb.conditions import Key
+
+from scrip.storage import items, keys, table, transactions
+
+SHARDS = 16
+
+
+def _partition(moment: datetime, shard: int) -> str:
+    return f"SCHEDULED#{moment.strftime('%Y-%m-%dT%H')}#{shard}"
+
+
+def schedule(
+    org_id: str,
+    *,
+    program_id: str,
+    participant_id: str,
+    idempotency_key: str,
+    fire_at: datetime,
+    event_data: dict[str, Any],
+    origin_event_id: str,
+) -> None:
+    transactions.write(
+        [
+            transactions.put(
+                {
+                    "PK": _partition(fire_at, keys.shard_of(idempotency_key, SHARDS)),
+                    "SK": f"{items.timestamp(fire_at)}#{org_id}#{idempotency_key}",
+                    "entity": "SCHEDULED_EVENT",
+                    "organization_id": org_id,
+                    "program_id": program_id,
+                    "participant_id": participant_id,
+                    "idempotency_key": idempotency_key,
+                    "fire_at": items.timestamp(fire_at),
+                    "event_data": event_data,
+                    "origin_event_id": origin_event_id,
+                }
+            )
+        ]
+    )
+
+
+def due(hour: datetime, until: datetime) -> list[dict[str, Any]]:
+    """Entries of one hour (every shard) due at or before ``until``."""
+    limit = (items.timestamp(until) or "") + "\uffff"
+    found: list[dict[str, Any]] = []
+    for shard in range(SHARDS):
+        params: dict[str, Any] = {
+            "TableName": table.table_name(),
+            "KeyConditionExpression": Key("PK").eq(_partition(hour, shard)) & Key("SK").lte(limit),
+            "ConsistentRead": True,
+        }
+        while True:
+            response = table.client().query(**params)
+            found.extend(response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                break
+            params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+    return found
+
+
+def done(entry: dict[str, Any]) -> None:
+    transactions.write([transactions.delete({"PK": entry["PK"], "SK": entry["SK"]})])
