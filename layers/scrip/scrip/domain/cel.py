@@ -252,14 +252,20 @@ def evaluate_value(text: str, activation: dict[str, Any]) -> Any:
     try:
         result = compile_expression(text).evaluate(activation)
     except (CELEvalError, TypeError, KeyError, ValueError, ZeroDivisionError) as error:
-        raise AmountError(f"expression {text!r} failed: {error.args[0] if error.args else error}") from None
+        kind = MissingField if _missing_field(error) else AmountError
+        raise kind(f"expression {text!r} failed: {error.args[0] if error.args else error}") from None
     if isinstance(result, CELEvalError):
-        raise AmountError(f"expression {text!r} failed: {result.args[0]}")
+        kind = MissingField if _missing_field(result) else AmountError
+        raise kind(f"expression {text!r} failed: {result.args[0]}")
     return result
 
 
 class AmountError(Exception):
     """An amount expression that did not produce a usable number."""
+
+
+class MissingField(AmountError):
+    """An action expression read a field the event does not have (03 §4.5: an action error)."""
 
 
 def evaluate_amount(text: str, activation: dict[str, Any]) -> Decimal:

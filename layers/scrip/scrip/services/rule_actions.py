@@ -112,10 +112,13 @@ def resolve_amount(action: dict[str, Any], activation: dict[str, Any], asset: As
     return value
 
 
-def resolve_text(expression: str, activation: dict[str, Any]) -> str:
-    """A CEL string field (reference_id, target ids); text that is not CEL is taken literally."""
+def resolve_text(expression: str, activation: dict[str, Any], action_type: str = "action") -> str:
+    """A CEL string field (reference_id, target ids); text that is not CEL is taken literally,
+    but a field the event lacks is an action error (03 §4.5)."""
     try:
         value = cel.evaluate_value(expression, activation)
+    except cel.MissingField as missing:
+        raise ActionFailed(action_type, str(missing)) from None
     except (cel.CelError, cel.AmountError):
         return expression
     if isinstance(value, float) and value.is_integer():
@@ -124,9 +127,12 @@ def resolve_text(expression: str, activation: dict[str, Any]) -> str:
 
 
 def resolve_attribute_value(expression: str, activation: dict[str, Any]) -> str:
-    """SET_ATTRIBUTE's value: a CEL scalar when it evaluates to one, else the text itself (03 §5.4.9)."""
+    """SET_ATTRIBUTE's value: a CEL scalar when it evaluates to one, else the text itself (03 §5.4.9);
+    a field the event lacks is an action error."""
     try:
         value = cel.evaluate_value(expression, activation)
+    except cel.MissingField as missing:
+        raise ActionFailed("SET_ATTRIBUTE", str(missing)) from None
     except (cel.CelError, cel.AmountError):
         return expression
     if isinstance(value, bool):
@@ -183,9 +189,9 @@ def resolve_target(action: dict[str, Any], scope: ActionScope, *, asset_action: 
     if target.get("id"):
         participant_id = str(target["id"])
     elif target.get("participant_id"):
-        participant_id = resolve_text(str(target["participant_id"]), scope.activation)
+        participant_id = resolve_text(str(target["participant_id"]), scope.activation, kind)
     else:
-        external = resolve_text(str(target["external_id"]), scope.activation)
+        external = resolve_text(str(target["external_id"]), scope.activation, kind)
         participant_id = participant_store.find_id_by_external_id(org, external)
         if participant_id is None:
             raise ActionFailed(kind, f"target participant {external!r} not found")
@@ -235,7 +241,9 @@ def _asset_action(kind: ActionType, action: dict[str, Any], scope: ActionScope) 
     amount = resolve_amount(action, scope.activation, asset)
     if kind in (ActionType.CREDIT, ActionType.DEBIT) and amount is None:
         raise ActionFailed(kind.value, "amount is required")
-    reference = resolve_text(str(action["reference_id"]), scope.activation) if action.get("reference_id") else None
+    reference = (
+        resolve_text(str(action["reference_id"]), scope.activation, kind.value) if action.get("reference_id") else None
+    )
     if reference is not None and asset.inventory_mode is not InventoryMode.LOT:
         raise ActionFailed(kind.value, "reference_id applies to LOT-mode assets only")
     bucket = Bucket(str(action.get("bucket") or "AVAILABLE"))

@@ -75,7 +75,10 @@ def _result(action: dict[str, Any], variables: dict[str, Any], rule: Rule, snaps
         return result
     if kind is ActionType.SET_ATTRIBUTE:
         key = str(action["key"])
-        value = rule_actions.resolve_attribute_value(str(action["value"]), variables)
+        try:
+            value = rule_actions.resolve_attribute_value(str(action["value"]), variables)
+        except ActionFailed as failure:
+            return {"error": failure.message}
         result = {"description": f"Set attribute {key} to {value}"}
         if own:
             attribute = snapshot.attributes.get(key)
