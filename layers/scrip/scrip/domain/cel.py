@@ -23,16 +23,19 @@ from __future__ import annotations
 
 import math
 import re
+import shutil
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cache, lru_cache
+from pathlib import Path
 from typing import Any
 
 import celpy
-from celpy import celtypes
-from celpy.celparser import CELParseError
-from celpy.evaluation import CELEvalError
+import lark
+from celpy import celparser, celtypes
+from celpy.celparser import CELParseError, CELParser
+from celpy.evaluation import CELEvalError, TranspilerTree
 
 MAX_EXPRESSION_LENGTH = 4096
 MAX_NESTING = 32
@@ -159,9 +162,49 @@ def _nesting(text: str) -> int:
     return deepest
 
 
+PARSER_CACHE = Path(__file__).with_name("cel_parser.cache")
+# Lark's cache key includes the cache file's path: tables are built for, and loaded from, this one.
+WORKING_CACHE = "/tmp/scrip-cel-parser.cache"  # noqa: S108 - Lambda's only writable directory
+
+
+def parser_options() -> dict[str, Any]:
+    """cel-python's Lark options (``CELParser.__init__``), with the tree class of its compiled runner."""
+    return {
+        "parser": "lalr",
+        "start": "expr",
+        "debug": True,
+        "g_regex_flags": re.M,
+        "lexer_callbacks": {"IDENT": CELParser.ambiguous_literals},
+        "propagate_positions": True,
+        "maybe_placeholders": False,
+        "priority": "invert",
+        "tree_class": TranspilerTree,  # a lark.Tree that both runners can evaluate
+    }
+
+
+def _load_parser() -> None:
+    """Build cel-python's parser from the LALR tables shipped with the layer.
+
+    Building the tables is ~210 ms of every cold container; loading them ~13 ms. Lark checks
+    that the file matches the grammar, its own version and Python's, and rebuilds when not;
+    the copy in /tmp is what it may rewrite (the layer itself is read-only).
+    """
+    if CELParser.CEL_PARSER is not None:
+        return
+    grammar = (Path(celparser.__file__).parent / "cel.lark").read_text()
+    if not Path(WORKING_CACHE).exists() and PARSER_CACHE.exists():
+        shutil.copyfile(PARSER_CACHE, WORKING_CACHE)
+    CELParser.CEL_PARSER = lark.Lark(grammar, cache=WORKING_CACHE, **parser_options())
+
+
+_CUSTOM_CALL = re.compile(r"\b(get|round|sets_contains|sets_intersects)\s*\(")
+
+
 @cache
-def environment() -> celpy.Environment:
-    return celpy.Environment(runner_class=celpy.InterpretedRunner)
+def environment(compiled: bool = False) -> celpy.Environment:
+    """cel-python's environments; the parser they share is built once per container (cached tables)."""
+    _load_parser()
+    return celpy.Environment(runner_class=celpy.CompiledRunner if compiled else celpy.InterpretedRunner)
 
 
 @dataclass(frozen=True)
@@ -186,9 +229,11 @@ def compile_expression(text: str) -> Program:
         raise CelError(f"the expression is longer than {MAX_EXPRESSION_LENGTH} characters")
     if _nesting(text) > MAX_NESTING:
         raise CelError(f"the expression nests deeper than {MAX_NESTING} levels")
-    env = environment()
+    rewritten = _rewrite(text)
+    # The compiled runner evaluates about 5x faster but cannot call our custom functions.
+    env = environment(compiled=_CUSTOM_CALL.search(_STRING.sub('""', rewritten)) is None)
     try:
-        ast = env.compile(_rewrite(text))
+        ast = env.compile(rewritten)
     except CELParseError as error:
         raise CelError(
             str(error).splitlines()[0], getattr(error, "line", None), getattr(error, "column", None)
