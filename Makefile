@@ -53,6 +53,7 @@ build: $(SAM_VENV)/.installed
 bench: $(VENV)/.installed
 	$(PY) bench/local_stack_scaling.py
 	$(PY) bench/ledger_writes.py
+	$(PY) bench/event_processing.py
 
 # make invoke FUNCTION=ProgramsPostFunction EVENT=events/programs/post.json
 invoke: $(VENV)/.installed
