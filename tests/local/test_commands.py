@@ -100,6 +100,20 @@ def test_operator_command_creates_organizations_and_revokes_keys(served: dict[st
     )
 
 
+def test_invoke_runs_the_event_processor_with_a_sample_sqs_message() -> None:
+    """The sample names an event nobody stored: nothing to process, and no record failure."""
+    result = subprocess.run(
+        [sys.executable, "-m", "scrip_local", "invoke", "EventProcessorFunction", "-e", "events/queues/events.json"],
+        cwd=ROOT,
+        env=_environment(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert json.loads(result.stdout[result.stdout.index("{\n") :]) == {"batchItemFailures": []}
+
+
 @pytest.mark.parametrize(
     ("function", "event", "status"),
     [
@@ -114,6 +128,7 @@ def test_operator_command_creates_organizations_and_revokes_keys(served: dict[st
         ("GroupsPostFunction", "events/groups/post.json", 404),
         ("ParticipantsIdBalancesAdjustPostFunction", "events/participants/_id/balances/adjust/post.json", 404),
         ("JournalEntriesGetFunction", "events/journal-entries/get.json", 200),
+        ("EventsPostFunction", "events/events/post.json", 202),
     ],
 )
 def test_invoke_runs_one_function_with_a_sample_event(function: str, event: str, status: int) -> None:

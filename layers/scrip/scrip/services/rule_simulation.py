@@ -57,10 +57,14 @@ def _result(action: dict[str, Any], variables: dict[str, Any], rule: Rule, snaps
             delta = cel.evaluate_amount(str(action["value"]), variables)
         except cel.AmountError as error:
             return {"error": str(error)}
-        result: dict[str, Any] = {"value": str(delta), "description": f"Increment counter {key} by {delta}"}
+        value = amounts.canonical_decimal(delta)
+        result: dict[str, Any] = {"value": value, "description": f"Increment counter {key} by {value}"}
         if own:
             current = snapshot.counters.get(key, Decimal(0))
-            result.update(current_value=str(current), projected_value=str(current + delta))
+            result.update(
+                current_value=amounts.canonical_decimal(current),
+                projected_value=amounts.canonical_decimal(current + delta),
+            )
         return result
     if kind in (ActionType.TAG, ActionType.UNTAG):
         tag = str(action["tag"]).strip().lower()

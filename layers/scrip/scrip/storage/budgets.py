@@ -47,9 +47,9 @@ def consume(
             "Update",
             {
                 "Key": key,
-                "UpdateExpression": "ADD consumed :amount",
-                "ConditionExpression": "#window = :window AND consumed <= :ceiling",
-                "ExpressionAttributeNames": {"#window": "window"},
+                "UpdateExpression": "ADD #consumed :amount",
+                "ConditionExpression": "#window = :window AND #consumed <= :ceiling",
+                "ExpressionAttributeNames": {"#window": "window", "#consumed": "consumed"},
                 "ExpressionAttributeValues": {":amount": amount, ":window": window, ":ceiling": limit - amount},
             },
             BudgetRace,
