@@ -15,12 +15,14 @@ from typing import Any
 from scrip.domain import clock
 from scrip.domain.events import EventStatus, EventType, Submission
 from scrip.domain.participants import ParticipantStatus
+from scrip.outbound import queues
 from scrip.services import events
-from scrip.storage import event_queue, scheduled_events
 from scrip.storage import items as item_values
 from scrip.storage import participants as participant_store
+from scrip.storage import scheduled_events
 
 _PAGE = 200
+EVENT_QUEUE_ENV = "SCRIP_EVENT_QUEUE_URL"
 
 
 def dispatch(images: list[dict[str, Any]]) -> int:
@@ -32,9 +34,9 @@ def dispatch(images: list[dict[str, Any]]) -> int:
             continue
         due = item_values.moment(image.get("next_attempt_at"))
         delay = math.ceil((due - now).total_seconds()) if due else 0
-        messages.append((str(image["organization_id"]), str(image["id"]), delay))
+        messages.append(({"organization_id": str(image["organization_id"]), "event_id": str(image["id"])}, delay))
     if messages:
-        event_queue.enqueue(messages)
+        queues.send(EVENT_QUEUE_ENV, messages)
     return len(messages)
 
 

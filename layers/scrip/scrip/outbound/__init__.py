@@ -1,0 +1,1 @@
+"""Adapters for what leaves the application other than DynamoDB: KMS, DNS, HTTP, SQS."""
