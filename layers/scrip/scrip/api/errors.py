@@ -65,6 +65,13 @@ def register(app: APIGatewayRestResolver) -> None:
         message, details = validation_details(list(error.errors()))
         return error_response(400, "validation_error", message, request_id(), details)
 
+    @app.exception_handler(RecursionError)
+    def _too_deep(_: RecursionError) -> Response[Any]:
+        # Parsing (or validating) a body nested thousands of levels deep runs out of stack: the input's fault.
+        message = "request body nests too deeply"
+        details = {"field": "body", "reason": "json_invalid", "message": message, "fields": ["body"]}
+        return error_response(400, "validation_error", message, request_id(), details)
+
     @app.exception_handler(Exception)
     def _unexpected(error: Exception) -> Response[Any]:
         logger.exception("unhandled error")

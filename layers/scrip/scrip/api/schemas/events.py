@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import decimal
 import json
+import re
 from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
@@ -21,15 +23,29 @@ from scrip.api.schemas.common import RequestModel
 from scrip.api.schemas.ledger import JournalEntryResponse
 from scrip.domain.clock import parse_rfc3339, to_rfc3339
 from scrip.domain.errors import ValidationFailed
-from scrip.domain.events import BATCH_LIMIT, Event, EventStatus, EventType, RuleEvaluation, Submission, plain_numbers
+from scrip.domain.events import (
+    BATCH_LIMIT,
+    Event,
+    EventStatus,
+    EventType,
+    RuleEvaluation,
+    Submission,
+    exact_numbers,
+    plain_numbers,
+)
 
 MAX_EVENT_DATA_BYTES = 32_768
+
+
+# RFC 3339 date-time only: fromisoformat alone also takes ISO 8601 forms RFC 3339 refuses
+# (basic "20250302T180400Z", week dates, minutes without seconds).
+_RFC3339_SHAPE = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})")
 
 
 def _rfc3339(value: Any) -> datetime:
     if isinstance(value, datetime):
         return value
-    if not isinstance(value, str):
+    if not isinstance(value, str) or not _RFC3339_SHAPE.fullmatch(value):
         raise ValueError("must be an RFC 3339 timestamp such as 2025-01-15T10:30:00Z")
     try:
         return parse_rfc3339(value)
@@ -40,9 +56,37 @@ def _rfc3339(value: Any) -> datetime:
 Rfc3339 = Annotated[datetime, BeforeValidator(_rfc3339), WithJsonSchema({"type": "string", "format": "date-time"})]
 
 
+# What a DynamoDB number holds (38 digits, 1e-130..1e126; boto3's context) and how deep it nests.
+_STORABLE_NUMBER = decimal.Context(
+    prec=38,
+    Emin=-128,
+    Emax=126,
+    traps=[decimal.Clamped, decimal.Overflow, decimal.Inexact, decimal.Rounded, decimal.Underflow],
+)
+MAX_EVENT_DATA_DEPTH = 30
+
+
+def _storable(value: Any, depth: int = 1) -> None:
+    if isinstance(value, (dict, list)):
+        if depth > MAX_EVENT_DATA_DEPTH:
+            raise ValueError(f"event_data nests at most {MAX_EVENT_DATA_DEPTH} levels")
+        for item in value.values() if isinstance(value, dict) else value:
+            _storable(item, depth + 1)
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:
+            if not _STORABLE_NUMBER.create_decimal(exact_numbers(value)).is_finite():
+                raise ValueError
+        except (decimal.DecimalException, ValueError):
+            raise ValueError(
+                f"event_data number {value!r} is out of range (at most 38 digits, magnitude 1e-130 to 1e126)"
+            ) from None
+
+
 def _bounded_object(value: Any) -> Any:
-    if isinstance(value, dict) and len(json.dumps(value, default=str)) > MAX_EVENT_DATA_BYTES:
-        raise ValueError(f"event_data is at most {MAX_EVENT_DATA_BYTES} bytes of JSON")
+    if isinstance(value, dict):
+        if len(json.dumps(value, default=str)) > MAX_EVENT_DATA_BYTES:
+            raise ValueError(f"event_data is at most {MAX_EVENT_DATA_BYTES} bytes of JSON")
+        _storable(value)
     return value
 
 
@@ -59,7 +103,10 @@ class EventIngest(RequestModel):
     event_data: Annotated[
         dict[str, Any],
         BeforeValidator(_bounded_object),
-        Field(description=f"JSON object, readable by rules as `event` (at most {MAX_EVENT_DATA_BYTES} bytes)"),
+        Field(
+            description=f"JSON object, readable by rules as `event` (at most {MAX_EVENT_DATA_BYTES} bytes, "
+            f"{MAX_EVENT_DATA_DEPTH} levels deep)"
+        ),
     ]
 
     @model_validator(mode="after")
@@ -95,7 +142,10 @@ def parse_batch_item(raw: Any) -> Submission | ValidationFailed:
 
 
 class EventBatch(RequestModel):
-    events: Annotated[list[dict[str, Any]], Field(min_length=1, max_length=BATCH_LIMIT)]
+    # Items stay raw here: each is validated on its own, so a malformed one is that item's error (03 §1.4).
+    events: Annotated[
+        list[Annotated[Any, WithJsonSchema({"type": "object"})]], Field(min_length=1, max_length=BATCH_LIMIT)
+    ]
 
 
 class IngestedEvent(BaseModel):
