@@ -4,7 +4,7 @@
 
 1. Events per second: a program with 10 rules (and, for the ratio, one with 1 rule); events
    are ingested over HTTP with POST /v1/events/batch and processed by the same handlers as in
-   AWS (stream → EventDispatchFunction → SQS → EventProcessorFunction), timed by drain().
+   AWS (stream → StreamDispatchFunction → SQS → EventProcessorFunction), timed by drain().
 2. Per-event cost: the processor's time split into state loading (participant resolution,
    state snapshot, rules), CEL (judging every rule's condition), actions (resolving amounts and
    building the writes) and the commit (one TransactWriteItems).
@@ -206,7 +206,7 @@ def main() -> int:
         "# Event processing",
         "",
         f"{EVENTS} purchase events over 50 participants, ingested with POST /v1/events/batch and processed through "
-        "stream → EventDispatchFunction → SQS → EventProcessorFunction in the embedded emulator.",
+        "stream → StreamDispatchFunction → SQS → EventProcessorFunction in the embedded emulator.",
         "",
         "| program | ingest events/s | processed events/s |",
         "|---|---:|---:|",

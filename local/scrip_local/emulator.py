@@ -84,6 +84,7 @@ class Emulator:
                 self._server.start()
         self._create_tables()
         self._create_queues()
+        self._create_keys()
 
     def stop(self) -> None:
         if self._server is not None:
@@ -153,6 +154,23 @@ class Emulator:
             url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
             arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
             self.physical[logical_id] = {"Ref": url, "Arn": arn, "QueueName": name, "QueueUrl": url}
+
+    def _create_keys(self) -> None:
+        """KMS keys, found again by alias when the stack (or an external emulator) already made them."""
+        kms = self.client("kms")
+        keys = self.template.resources_of_type("AWS::KMS::Key")
+        if not keys:
+            return
+        aliases = {a["AliasName"]: a.get("TargetKeyId") for a in kms.list_aliases().get("Aliases", [])}
+        for logical_id, resource in keys.items():
+            alias = f"alias/{self.stack_name}-{logical_id}"
+            key_id = aliases.get(alias)
+            if key_id is None:
+                description = str(resource.get("Properties", {}).get("Description", logical_id))
+                key_id = kms.create_key(Description=description)["KeyMetadata"]["KeyId"]
+                kms.create_alias(AliasName=alias, TargetKeyId=key_id)
+            arn = kms.describe_key(KeyId=key_id)["KeyMetadata"]["Arn"]
+            self.physical[logical_id] = {"Ref": key_id, "Arn": arn, "KeyId": key_id}
 
     # --------------------------------------------------------------- intrinsics
     def resolve(self, value: Any) -> Any:

@@ -28,6 +28,8 @@ EXAMPLE_EVENTS_KEY = "sk_local_events_example"
 LOCAL_FUNCTION_ENVIRONMENT = {
     "POWERTOOLS_TRACE_DISABLED": "true",
     "SCRIP_LOCAL": "true",
+    # A developer's webhook receiver on localhost (plain HTTP); template.yaml never sets this.
+    "SCRIP_WEBHOOKS_ALLOW_LOOPBACK_HTTP": "true",
 }
 
 

@@ -150,7 +150,7 @@ def test_a_redelivered_stream_batch_queues_again_and_changes_nothing(stack: Any)
         "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/x",
     }
     for _ in range(2):
-        assert stack.functions["EventDispatchFunction"].invoke({"Records": [record]}) == {"batchItemFailures": []}
+        assert stack.functions["StreamDispatchFunction"].invoke({"Records": [record]}) == {"batchItemFailures": []}
     stack.drain()
 
     assert _available(org, participant, asset) == 10

@@ -14,5 +14,5 @@ from scrip.services import follow_ups
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     run = follow_ups.fire_scheduled()
     metrics.add_metric(name="ScheduledEventsCreated", unit="Count", value=run.created)
-    logger.info("scheduled events fired", extra={"created": run.created, "due": run.due})
+    logger.info("scheduled events fired", extra={"events_created": run.created, "due": run.due})
     return {"created": run.created, "due": run.due}

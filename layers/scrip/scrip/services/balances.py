@@ -299,7 +299,8 @@ def credit(
     origin: Origin | None = None,
 ) -> tuple[Outcome, list[Lot]]:
     """A credit with the lot options of the CREDIT rule action (04 §6.1): expiry, maturity,
-    provisional HELD credit with a reference. Used by the rules engine; adjust has none of them."""
+    provisional HELD credit with a reference. Used by the rules engine; adjust has none of them.
+    The reference stamps the journal entry; only a HELD (provisional) lot is stamped with it."""
     program, asset = load_context(caller, program_id, asset_id)
     require_owner(caller, owner, financial=True)
     checked_amount(amount, asset, ceiling=True)
@@ -324,7 +325,7 @@ def credit(
             balance,
             expires_at=expires_at,
             matures_at=matures_at,
-            reference_id=reference_id,
+            reference_id=reference_id if bucket is Bucket.HELD else None,
         )
 
     planned, movement = _commit(

@@ -265,7 +265,7 @@ def _asset_action(kind: ActionType, action: dict[str, Any], scope: ActionScope) 
             bucket=bucket,
             expires_at=_moment(str(action["expires_at"])) if action.get("expires_at") else None,
             matures_at=_moment(str(action["matures_at"])) if action.get("matures_at") else None,
-            reference_id=reference if bucket is Bucket.HELD else None,
+            reference_id=reference,
             origin=scope.origin,
         )
         entries.append(str(outcome.journal_entry_id))
@@ -373,7 +373,7 @@ def _state_action(kind: ActionType, action: dict[str, Any], scope: ActionScope) 
         before = state_store.get_counter(org, owner, key)
         old = before.effective(clock.now()).value if before else Decimal(0)
         counter = state.increment_counter(
-            org, owner, key, delta, source=scope.source, reset_after=action.get("reset_after") or None
+            org, owner, key, delta, source=scope.source, reset_after=action.get("reset_after")
         )
         return ActionResult(
             {"type": kind.value, "resolved": {"key": key, "value": str(delta), "target_id": target.id}},

@@ -296,7 +296,8 @@ def increment_counter(
         moment = now or clock.now()
         previous = state_store.get_counter(organization_id, owner, key)
         writes = [state_store.owner_guard(organization_id, owner, financial=True)]
-        interval = reset_after or (previous.reset_after if previous else None)
+        # None keeps the counter's window, "" removes it (03 §5.4.8), a duration sets it.
+        interval = (reset_after or None) if reset_after is not None else (previous.reset_after if previous else None)
         base, window_start = Decimal(0), moment if interval else None
         if previous is not None:
             if previous.window_elapsed(moment):
@@ -317,7 +318,7 @@ def increment_counter(
                 )
             else:
                 base, window_start = previous.value, previous.last_reset_at if previous.reset_after else window_start
-        updated = Counter(key, base + delta, interval, window_start)
+        updated = Counter(key, base + delta, interval, window_start if interval else None)
         writes.append(state_store.counter_put(organization_id, owner, updated, previous))
         old_text = counter_text(base) if previous is not None else None
         # History sorts by time: the increment is stamped just after a reset it follows.

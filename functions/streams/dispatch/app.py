@@ -1,0 +1,52 @@
+"""DynamoDB stream consumer: what a committed change sets in motion.
+
+* a PENDING event (new, after a failed attempt, after POST /retry) is queued for processing;
+* a BROADCAST request fans out into one SYSTEM event per enrolled participant;
+* a committed journal entry, an event that finished, a new participant become webhook
+  notifications, with one delivery per subscribed endpoint;
+* a PENDING webhook delivery that is due is queued for sending.
+
+One consumer for all of them keeps the table's stream at two readers (this one and
+LedgerTotalsFunction), as DynamoDB Streams recommends. Every step is idempotent, so a
+redelivered batch only repeats what finds nothing left to do.
+"""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from scrip.observability import logger, metrics, tracer
+from scrip.services import follow_ups, webhook_delivery, webhook_emission
+
+processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+
+
+def record_handler(record: DynamoDBRecord) -> None:
+    image = record.dynamodb.new_image if record.dynamodb else None
+    if not image:
+        return
+    old = record.dynamodb.old_image if record.dynamodb else None
+    entity = image.get("entity")
+    if entity == "BROADCAST":
+        metrics.add_metric(name="BroadcastEventsCreated", unit="Count", value=follow_ups.fan_out(image))
+        return
+    if entity == "WEBHOOK_DELIVERY":
+        metrics.add_metric(name="WebhookDeliveriesQueued", unit="Count", value=webhook_delivery.queue_pending([image]))
+        return
+    if entity == "EVENT" and follow_ups.dispatch([image]):
+        metrics.add_metric(name="EventsQueued", unit="Count", value=1)
+    for notification in webhook_emission.notifications_for(
+        record.event_name.name if record.event_name else "", image, old
+    ):
+        metrics.add_metric(name="WebhookDeliveriesCreated", unit="Count", value=webhook_emission.emit(notification))
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics(raise_on_empty_metrics=False)
+@tracer.capture_lambda_handler(capture_response=False)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return dict(
+        process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    )

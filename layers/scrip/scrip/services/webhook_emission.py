@@ -1,0 +1,164 @@
+"""Notifications derived from what committed (06 §2.6, §2.8), read from the table's stream.
+
+A rolled-back operation leaves no stream record, so it never notifies; a committed one always
+does, because the stream delivers every record at least once. A notification's id is derived
+from the record it comes from, and each delivery's id from (notification, endpoint), so a
+redelivered stream batch creates nothing twice and every endpoint sees the same id.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+from scrip.domain import amounts, clock
+from scrip.domain.ledger import ActionType, EntityType, JournalEntry, Posting
+from scrip.domain.webhooks import Delivery, DeliveryStatus, Notification, WebhookType, delivery_id, notification_id
+from scrip.storage import items as item_values
+from scrip.storage import ledger as ledger_store
+from scrip.storage import webhooks as webhook_store
+
+_OWNER_TYPES = (EntityType.PARTICIPANT, EntityType.GROUP)
+_BALANCE_TYPES = {
+    ActionType.CREDIT: WebhookType.BALANCE_CREDITED,
+    ActionType.MATURITY: WebhookType.BALANCE_CREDITED,
+    ActionType.DEBIT: WebhookType.BALANCE_DEBITED,
+    ActionType.FORFEIT: WebhookType.BALANCE_DEBITED,
+    ActionType.VOID_HOLD: WebhookType.BALANCE_DEBITED,
+    ActionType.HOLD: WebhookType.BALANCE_HELD,
+    ActionType.RELEASE: WebhookType.BALANCE_RELEASED,
+    ActionType.EXPIRATION: WebhookType.BALANCE_EXPIRED,
+}
+
+
+def _owner(posting: Posting) -> dict[str, str]:
+    account = posting.account
+    key = "group_id" if account.entity_type is EntityType.GROUP else "participant_id"
+    return {key: account.owner_id}
+
+
+def _amount(value: Decimal, scale: int) -> str:
+    return amounts.format_amount(value, scale)
+
+
+def _entry_notifications(entry: JournalEntry) -> list[tuple[str, str, dict[str, Any]]]:
+    """(source, type, data) for a committed journal entry."""
+    common = {
+        "program_id": entry.program_id,
+        "journal_entry_id": entry.id,
+        "description": entry.description,
+    }
+    if entry.action_type in (ActionType.FUND, ActionType.BURN):
+        wallet = next(p for p in entry.postings if p.account.entity_type is EntityType.PROGRAM)
+        program_kind = (
+            WebhookType.PROGRAM_FUNDED if entry.action_type is ActionType.FUND else WebhookType.PROGRAM_BURNED
+        )
+        data = {**common, "asset_id": wallet.asset_id, "amount": _amount(abs(wallet.amount), entry.scale)}
+        return [(entry.id, program_kind.value, data)]
+    kind = _BALANCE_TYPES.get(entry.action_type)
+    if kind is None:
+        return []
+    owner_postings = [p for p in entry.postings if p.account.entity_type in _OWNER_TYPES]
+    if not owner_postings:
+        return []
+    first = owner_postings[0]
+    moved = max(abs(p.amount) for p in owner_postings)
+    data = {
+        **_owner(first),
+        **common,
+        "asset_id": first.asset_id,
+        "amount": _amount(moved, entry.scale),
+        "event_id": entry.event_id,
+        "rule_id": entry.rule_id,
+    }
+    if kind in (WebhookType.BALANCE_CREDITED, WebhookType.BALANCE_DEBITED):
+        credited = [p for p in owner_postings if (p.amount > 0) == (kind is WebhookType.BALANCE_CREDITED)]
+        data["bucket"] = (credited or owner_postings)[0].bucket.value
+    if entry.reference_id is not None or kind in (WebhookType.BALANCE_HELD, WebhookType.BALANCE_RELEASED):
+        data["reference_id"] = entry.reference_id
+    return [(entry.id, kind.value, data)]
+
+
+def _event_notifications(new: dict[str, Any], old: dict[str, Any] | None) -> list[tuple[str, str, dict[str, Any]]]:
+    status = new.get("status")
+    if status not in ("COMPLETED", "FAILED") or (old or {}).get("status") == status:
+        return []
+    data = {
+        "event_id": new["id"],
+        "program_id": new.get("program_id"),
+        "participant_id": new.get("participant_id"),
+        "external_id": new.get("external_id"),
+        "idempotency_key": new.get("idempotency_key"),
+        "status": status,
+    }
+    if status == "COMPLETED":
+        kind = WebhookType.EVENT_COMPLETED
+        data["processed_at"] = new.get("processed_at")
+        data["rules_matched"] = len(new.get("matched_rule_ids") or [])
+    else:
+        kind = WebhookType.EVENT_FAILED
+        data["error_message"] = new.get("error_message")
+    return [(f"{new['id']}#{new.get('version')}", kind.value, data)]
+
+
+def _participant_notifications(new: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    data = {
+        "participant_id": new["id"],
+        "external_id": new.get("external_id"),
+        "status": new.get("status"),
+        "created_at": new.get("created_at"),
+    }
+    return [(f"participant#{new['id']}", WebhookType.PARTICIPANT_CREATED.value, data)]
+
+
+def notifications_for(event_name: str, new: dict[str, Any], old: dict[str, Any] | None) -> list[Notification]:
+    """The notifications a stream record stands for (none for most records)."""
+    entity = new.get("entity")
+    if new.get("SK") != "#":
+        return []  # a list entry that copies its entity, not the entity
+    found: list[tuple[str, str, dict[str, Any]]] = []
+    if entity == "JOURNAL_ENTRY" and event_name == "INSERT":
+        found = _entry_notifications(ledger_store.entry_from_item(new))
+    elif entity == "EVENT" and event_name in ("INSERT", "MODIFY"):
+        found = _event_notifications(new, old)
+    elif entity == "PARTICIPANT" and event_name == "INSERT":
+        found = _participant_notifications(new)
+    org = str(new.get("organization_id") or "")
+    # From the record, not the clock: a redelivered record rebuilds a byte-identical envelope.
+    created = item_values.moment(new.get("updated_at") or new.get("created_at")) or clock.now()
+    return [Notification(org, notification_id(source, kind), kind, created, data) for source, kind, data in found]
+
+
+def envelope_body(notification: Notification) -> str:
+    """The envelope's bytes, built once and sent identical on every attempt and resend."""
+    envelope = notification.envelope(clock.to_rfc3339(notification.created_at))
+    return json.dumps(envelope, separators=(",", ":"), sort_keys=False, default=str)
+
+
+def emit(notification: Notification) -> int:
+    """One delivery per active endpoint subscribed to the type; the number created now."""
+    endpoints = [e for e in webhook_store.endpoints(notification.organization_id) if e.subscribes_to(notification.type)]
+    if not endpoints:
+        return 0
+    body = envelope_body(notification)
+    now = clock.now()
+    created = 0
+    for endpoint in endpoints:
+        delivery = Delivery(
+            organization_id=notification.organization_id,
+            id=delivery_id(notification.id, endpoint.id),
+            webhook_endpoint_id=endpoint.id,
+            webhook_event_id=notification.id,
+            event_type=notification.type,
+            status=DeliveryStatus.PENDING,
+            body=body,
+            created_at=now,
+            updated_at=now,
+        )
+        try:
+            webhook_store.create_delivery(delivery)
+        except webhook_store.DeliveryExists:
+            continue
+        created += 1
+    return created

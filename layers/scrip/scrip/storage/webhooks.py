@@ -1,0 +1,480 @@
+"""Webhook endpoints and deliveries.
+
+| item | PK | SK |
+|---|---|---|
+| endpoint (secret encrypted with KMS) | ``ORG#o#WEBHOOKENDPOINT#<id>`` | ``#`` |
+| the organization's endpoints (fan-out reads them all) | ``ORG#o#WEBHOOKENDPOINTS`` | ``<created_at>#<id>`` |
+| delivery (envelope body, attempts) | ``ORG#o#WEBHOOKDELIVERY#<id>`` | ``#`` |
+| an endpoint's deliveries, 8 shards | ``ORG#o#WEBHOOKENDPOINT#<id>#DELIVERIES#<n>`` | ``<created_at>#<id>`` |
+| an endpoint's unfinished deliveries, 8 shards | ``ORG#o#WEBHOOKENDPOINT#<id>#PENDING#<n>`` | ``<created_at>#<id>`` |
+| outcome counters per hour, 8 shards | ``ORG#o#WEBHOOKENDPOINT#<id>#STATS`` | ``<hour>#<n>`` |
+| retries due, by hour, 8 shards | ``WEBHOOKDUE#<hour>#<n>`` | ``<due_at>#<org>#<delivery id>`` |
+
+A delivery's id is derived from (notification, endpoint, resend sequence), so creating it is a
+put-if-absent: a redelivered stream batch creates nothing twice. Delivery items and their list
+entries expire after 30 days (TTL).
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta
+from typing import Any
+
+from boto3.dynamodb.conditions import Attr, Key
+
+from scrip.domain.errors import NotFound
+from scrip.domain.webhooks import Delivery, DeliveryStatus, Endpoint, EndpointStatus
+from scrip.storage import items, keys, listing, table, transactions
+
+LIST_SHARDS = 8
+DUE_SHARDS = 8
+RETENTION = timedelta(days=30)
+
+
+class StaleEndpoint(Exception):
+    """The endpoint changed since it was read."""
+
+
+class StaleDelivery(Exception):
+    """The delivery changed since it was read (another attempt claimed it)."""
+
+
+class DeliveryExists(Exception):
+    """This (notification, endpoint, resend) delivery was already created."""
+
+
+def _endpoint_key(org_id: str, endpoint_id: str) -> dict[str, str]:
+    return {"PK": f"{keys.organization(org_id)}#WEBHOOKENDPOINT#{endpoint_id}", "SK": keys.ENTITY_SK}
+
+
+def _endpoint_list(org_id: str) -> str:
+    return f"{keys.organization(org_id)}#WEBHOOKENDPOINTS"
+
+
+def _delivery_key(org_id: str, delivery_id: str) -> dict[str, str]:
+    return {"PK": f"{keys.organization(org_id)}#WEBHOOKDELIVERY#{delivery_id}", "SK": keys.ENTITY_SK}
+
+
+def _endpoint_partition(org_id: str, endpoint_id: str, kind: str, shard: int | None = None) -> str:
+    base = f"{keys.organization(org_id)}#WEBHOOKENDPOINT#{endpoint_id}#{kind}"
+    return base if shard is None else f"{base}#{shard}"
+
+
+def _due_partition(moment: datetime, shard: int) -> str:
+    return f"WEBHOOKDUE#{moment.strftime('%Y-%m-%dT%H')}#{shard}"
+
+
+# ---------------------------------------------------------------- endpoints
+
+
+def _endpoint_attributes(endpoint: Endpoint) -> dict[str, Any]:
+    return {
+        "organization_id": endpoint.organization_id,
+        "id": endpoint.id,
+        "url": endpoint.url,
+        "description": endpoint.description,
+        "enabled_events": endpoint.enabled_events,
+        "metadata": endpoint.metadata,
+        "status": endpoint.status.value,
+        "created_at": items.timestamp(endpoint.created_at),
+        "updated_at": items.timestamp(endpoint.updated_at),
+    }
+
+
+def _endpoint(item: dict[str, Any]) -> Endpoint:
+    created, updated = items.moment(item["created_at"]), items.moment(item["updated_at"])
+    assert created is not None and updated is not None
+    return Endpoint(
+        organization_id=item["organization_id"],
+        id=item["id"],
+        url=item["url"],
+        description=item.get("description"),
+        enabled_events=list(item.get("enabled_events") or []),
+        metadata=item.get("metadata"),
+        status=EndpointStatus(item["status"]),
+        created_at=created,
+        updated_at=updated,
+        version=int(item.get("version", 1)),
+        consecutive_failures=int(item.get("consecutive_failures", 0)),
+        circuit_opens=int(item.get("circuit_opens", 0)),
+        circuit_broken_until=items.moment(item.get("circuit_broken_until")),
+        rate_limited_until=items.moment(item.get("rate_limited_until")),
+    )
+
+
+def save_endpoint(endpoint: Endpoint, secret_ciphertext: bytes | None, *, previous: Endpoint | None) -> None:
+    """Create (``previous`` None) or replace the endpoint, guarded by its version."""
+    item: dict[str, Any] = {
+        **_endpoint_key(endpoint.organization_id, endpoint.id),
+        "entity": "WEBHOOK_ENDPOINT",
+        **_endpoint_attributes(endpoint),
+        "version": endpoint.version,
+        "consecutive_failures": endpoint.consecutive_failures,
+        "circuit_opens": endpoint.circuit_opens,
+        "circuit_broken_until": items.timestamp(endpoint.circuit_broken_until),
+        "rate_limited_until": items.timestamp(endpoint.rate_limited_until),
+    }
+    if secret_ciphertext is not None:
+        item["secret_ciphertext"] = secret_ciphertext
+    writes = []
+    if previous is None:
+        writes.append(transactions.put(item, condition=Attr("PK").not_exists()))
+    else:
+        if secret_ciphertext is None:
+            item["secret_ciphertext"] = read_secret_ciphertext(endpoint.organization_id, endpoint.id)
+        writes.append(
+            transactions.put(item, condition=Attr("version").eq(previous.version), on_condition_failed=StaleEndpoint)
+        )
+    list_key = {
+        "PK": _endpoint_list(endpoint.organization_id),
+        "SK": f"{items.timestamp(endpoint.created_at)}#{endpoint.id}",
+    }
+    if endpoint.status is EndpointStatus.ARCHIVED:
+        writes.append(transactions.delete(list_key))
+    else:
+        writes.append(transactions.put({**list_key, **_endpoint_attributes(endpoint)}))
+    transactions.write(writes)
+
+
+def get_endpoint(org_id: str, endpoint_id: str) -> Endpoint | None:
+    got = (
+        table.client()
+        .get_item(TableName=table.table_name(), Key=_endpoint_key(org_id, endpoint_id), ConsistentRead=True)
+        .get("Item")
+    )
+    return _endpoint(got) if got else None
+
+
+def require_endpoint(org_id: str, endpoint_id: str) -> Endpoint:
+    found = get_endpoint(org_id, endpoint_id)
+    if found is None:
+        raise NotFound(f"webhook endpoint {endpoint_id} not found")
+    return found
+
+
+def read_secret_ciphertext(org_id: str, endpoint_id: str) -> bytes:
+    got = (
+        table.client()
+        .get_item(
+            TableName=table.table_name(),
+            Key=_endpoint_key(org_id, endpoint_id),
+            ConsistentRead=True,
+            ProjectionExpression="secret_ciphertext",
+        )
+        .get("Item")
+    )
+    if not got:
+        raise NotFound(f"webhook endpoint {endpoint_id} not found")
+    value = got["secret_ciphertext"]
+    return bytes(value.value if hasattr(value, "value") else value)
+
+
+def endpoints(org_id: str) -> list[Endpoint]:
+    """The organization's non-archived endpoints, oldest first (list entries carry what fan-out needs)."""
+    found = listing.read_all(_endpoint_list(org_id))
+    return [_endpoint({**i, "version": 1}) for i in found]
+
+
+def endpoint_page(
+    org_id: str, *, limit: int, after: str | None, status: EndpointStatus | None
+) -> tuple[list[Endpoint], str | None]:
+    item_filter = Attr("status").eq(status.value) if status else None
+    found, more = listing.read_page(
+        _endpoint_list(org_id), limit=limit, after=after, descending=True, item_filter=item_filter
+    )
+    return [_endpoint({**i, "version": 1}) for i in found], (str(found[-1]["SK"]) if found and more else None)
+
+
+def record_failure(org_id: str, endpoint_id: str) -> int:
+    """Count a failed attempt; the consecutive failures so far."""
+    response = table.client().update_item(
+        TableName=table.table_name(),
+        Key=_endpoint_key(org_id, endpoint_id),
+        UpdateExpression="ADD consecutive_failures :one",
+        ConditionExpression=Attr("PK").exists(),
+        ExpressionAttributeValues={":one": 1},
+        ReturnValues="UPDATED_NEW",
+    )
+    return int(response["Attributes"]["consecutive_failures"])
+
+
+def open_circuit(org_id: str, endpoint_id: str, until: datetime) -> None:
+    table.client().update_item(
+        TableName=table.table_name(),
+        Key=_endpoint_key(org_id, endpoint_id),
+        UpdateExpression="SET circuit_broken_until = :until, consecutive_failures = :zero ADD circuit_opens :one",
+        ExpressionAttributeValues={":until": items.timestamp(until), ":zero": 0, ":one": 1},
+    )
+
+
+def close_circuit(org_id: str, endpoint_id: str) -> None:
+    table.client().update_item(
+        TableName=table.table_name(),
+        Key=_endpoint_key(org_id, endpoint_id),
+        UpdateExpression="SET consecutive_failures = :zero, circuit_opens = :zero REMOVE circuit_broken_until",
+        ExpressionAttributeValues={":zero": 0},
+    )
+
+
+def rate_limit(org_id: str, endpoint_id: str, until: datetime) -> None:
+    table.client().update_item(
+        TableName=table.table_name(),
+        Key=_endpoint_key(org_id, endpoint_id),
+        UpdateExpression="SET rate_limited_until = :until",
+        ExpressionAttributeValues={":until": items.timestamp(until)},
+    )
+
+
+# --------------------------------------------------------------- deliveries
+
+
+def _expiry(moment: datetime) -> int:
+    return int((moment + RETENTION).timestamp())
+
+
+def _delivery_item(delivery: Delivery) -> dict[str, Any]:
+    return {
+        **_delivery_key(delivery.organization_id, delivery.id),
+        "entity": "WEBHOOK_DELIVERY",
+        "organization_id": delivery.organization_id,
+        "id": delivery.id,
+        "webhook_endpoint_id": delivery.webhook_endpoint_id,
+        "webhook_event_id": delivery.webhook_event_id,
+        "event_type": delivery.event_type,
+        "status": delivery.status.value,
+        "body": delivery.body,
+        "created_at": items.timestamp(delivery.created_at),
+        "updated_at": items.timestamp(delivery.updated_at),
+        "attempt_count": delivery.attempt_count,
+        "max_attempts": delivery.max_attempts,
+        "next_attempt_at": items.timestamp(delivery.next_attempt_at),
+        "last_attempt_at": items.timestamp(delivery.last_attempt_at),
+        "delivered_at": items.timestamp(delivery.delivered_at),
+        "last_response_status": delivery.last_response_status,
+        "last_response_body": delivery.last_response_body,
+        "last_error": delivery.last_error,
+        "error_code": delivery.error_code,
+        "resend_seq": delivery.resend_seq,
+        "version": delivery.version,
+        "lease_until": items.timestamp(delivery.lease_until),
+        "expires_at_epoch": _expiry(delivery.created_at),
+    }
+
+
+def _delivery(item: dict[str, Any]) -> Delivery:
+    created, updated = items.moment(item["created_at"]), items.moment(item["updated_at"])
+    assert created is not None and updated is not None
+    status = item.get("last_response_status")
+    return Delivery(
+        organization_id=item["organization_id"],
+        id=item["id"],
+        webhook_endpoint_id=item["webhook_endpoint_id"],
+        webhook_event_id=item["webhook_event_id"],
+        event_type=item["event_type"],
+        status=DeliveryStatus(item["status"]),
+        body=item.get("body", ""),
+        created_at=created,
+        updated_at=updated,
+        attempt_count=int(item.get("attempt_count", 0)),
+        max_attempts=int(item.get("max_attempts", 8)),
+        next_attempt_at=items.moment(item.get("next_attempt_at")),
+        last_attempt_at=items.moment(item.get("last_attempt_at")),
+        delivered_at=items.moment(item.get("delivered_at")),
+        last_response_status=int(status) if status is not None else None,
+        last_response_body=item.get("last_response_body"),
+        last_error=item.get("last_error"),
+        error_code=item.get("error_code"),
+        resend_seq=int(item.get("resend_seq", 0)),
+        version=int(item.get("version", 1)),
+        lease_until=items.moment(item.get("lease_until")),
+    )
+
+
+def _list_entry(delivery: Delivery) -> dict[str, Any]:
+    shard = keys.shard_of(delivery.id, LIST_SHARDS)
+    return {
+        "PK": _endpoint_partition(delivery.organization_id, delivery.webhook_endpoint_id, "DELIVERIES", shard),
+        "SK": f"{items.timestamp(delivery.created_at)}#{delivery.id}",
+        "delivery_id": delivery.id,
+        "status": delivery.status.value,
+        "expires_at_epoch": _expiry(delivery.created_at),
+    }
+
+
+def _pending_key(delivery: Delivery) -> dict[str, str]:
+    shard = keys.shard_of(delivery.id, LIST_SHARDS)
+    return {
+        "PK": _endpoint_partition(delivery.organization_id, delivery.webhook_endpoint_id, "PENDING", shard),
+        "SK": f"{items.timestamp(delivery.created_at)}#{delivery.id}",
+    }
+
+
+def _due_key(delivery: Delivery, due_at: datetime) -> dict[str, str]:
+    return {
+        "PK": _due_partition(due_at, keys.shard_of(delivery.id, DUE_SHARDS)),
+        "SK": f"{items.timestamp(due_at)}#{delivery.organization_id}#{delivery.id}",
+    }
+
+
+def _state_writes(delivery: Delivery, previous: Delivery | None) -> list[transactions.Write]:
+    """The list entry, the unfinished-deliveries entry and the due entry that follow the status."""
+    writes = [transactions.put(_list_entry(delivery))]
+    unfinished = delivery.status in (DeliveryStatus.PENDING, DeliveryStatus.SENDING)
+    if unfinished:
+        writes.append(transactions.put({**_pending_key(delivery), "delivery_id": delivery.id}))
+    elif previous is None or previous.status in (DeliveryStatus.PENDING, DeliveryStatus.SENDING):
+        writes.append(transactions.delete(_pending_key(delivery)))
+    if previous is not None and previous.next_attempt_at and previous.next_attempt_at != delivery.next_attempt_at:
+        writes.append(transactions.delete(_due_key(previous, previous.next_attempt_at)))
+    if delivery.status is DeliveryStatus.PENDING and delivery.next_attempt_at is not None:
+        writes.append(
+            transactions.put(
+                {
+                    **_due_key(delivery, delivery.next_attempt_at),
+                    "organization_id": delivery.organization_id,
+                    "delivery_id": delivery.id,
+                }
+            )
+        )
+    return writes
+
+
+def create_delivery_writes(delivery: Delivery) -> list[transactions.Write]:
+    return [
+        transactions.put(
+            _delivery_item(delivery), condition=Attr("PK").not_exists(), on_condition_failed=DeliveryExists
+        ),
+        *_state_writes(delivery, None),
+    ]
+
+
+def create_delivery(delivery: Delivery) -> None:
+    """Store a new delivery unless its id exists (``DeliveryExists``)."""
+    transactions.write(create_delivery_writes(delivery))
+
+
+def save_delivery(previous: Delivery, updated: Delivery) -> None:
+    """Replace the delivery if it is still the version read (else ``StaleDelivery``)."""
+    transactions.write(
+        [
+            transactions.put(
+                _delivery_item(updated),
+                condition=Attr("version").eq(previous.version),
+                on_condition_failed=StaleDelivery,
+            ),
+            *_state_writes(updated, previous),
+        ]
+    )
+
+
+def get_delivery(org_id: str, delivery_id: str) -> Delivery | None:
+    got = (
+        table.client()
+        .get_item(TableName=table.table_name(), Key=_delivery_key(org_id, delivery_id), ConsistentRead=True)
+        .get("Item")
+    )
+    return _delivery(got) if got else None
+
+
+def require_delivery(org_id: str, delivery_id: str) -> Delivery:
+    found = get_delivery(org_id, delivery_id)
+    if found is None:
+        raise NotFound(f"webhook delivery {delivery_id} not found")
+    return found
+
+
+def _get_deliveries(org_id: str, delivery_ids: list[str]) -> dict[str, Delivery]:
+    found: dict[str, Delivery] = {}
+    for start in range(0, len(delivery_ids), 100):
+        request: dict[str, Any] = {
+            table.table_name(): {
+                "Keys": [_delivery_key(org_id, i) for i in delivery_ids[start : start + 100]],
+                "ConsistentRead": True,
+            }
+        }
+        while request:
+            response = table.client().batch_get_item(RequestItems=request)
+            for item in response.get("Responses", {}).get(table.table_name(), []):
+                found[item["id"]] = _delivery(item)
+            request = response.get("UnprocessedKeys") or {}
+    return found
+
+
+def delivery_page(
+    org_id: str, endpoint_id: str, *, limit: int, after: str | None, status: DeliveryStatus | None
+) -> tuple[list[Delivery], str | None]:
+    partitions = [_endpoint_partition(org_id, endpoint_id, "DELIVERIES", s) for s in range(LIST_SHARDS)]
+    item_filter = Attr("status").eq(status.value) if status else None
+    found, more = listing.read_merged_page(
+        partitions, limit=limit, after=after, descending=True, item_filter=item_filter
+    )
+    deliveries = _get_deliveries(org_id, [str(i["delivery_id"]) for i in found])
+    page = [deliveries[str(i["delivery_id"])] for i in found if str(i["delivery_id"]) in deliveries]
+    return page, (str(found[-1]["SK"]) if found and more else None)
+
+
+def unfinished(org_id: str, endpoint_id: str) -> list[str]:
+    """Sort keys (``<created_at>#<id>``) of the endpoint's PENDING and SENDING deliveries."""
+    found: list[str] = []
+    for shard in range(LIST_SHARDS):
+        found += [str(i["SK"]) for i in listing.read_all(_endpoint_partition(org_id, endpoint_id, "PENDING", shard))]
+    return sorted(found)
+
+
+def existing_deliveries(org_id: str, delivery_ids: list[str]) -> set[str]:
+    return set(_get_deliveries(org_id, delivery_ids))
+
+
+# ------------------------------------------------------------------- stats
+
+
+def count_outcome(org_id: str, endpoint_id: str, moment: datetime, *, success: bool, shard: int) -> None:
+    """One attempt's outcome in its hour's counters (sharded: a burst to one endpoint spreads)."""
+    table.client().update_item(
+        TableName=table.table_name(),
+        Key={
+            "PK": _endpoint_partition(org_id, endpoint_id, "STATS"),
+            "SK": f"{moment.strftime('%Y-%m-%dT%H')}#{shard}",
+        },
+        UpdateExpression="ADD #field :one SET last_attempt_at = :at, expires_at_epoch = :expiry",
+        ExpressionAttributeNames={"#field": "success" if success else "fail"},
+        ExpressionAttributeValues={
+            ":one": 1,
+            ":at": items.timestamp(moment),
+            ":expiry": int(time.time()) + 2 * 86400,
+        },
+    )
+
+
+def outcomes_since(org_id: str, endpoint_id: str, since: datetime) -> tuple[int, int, datetime | None]:
+    """(successful, failed attempts, last attempt) over the hour buckets from ``since``'s hour on."""
+    partition = _endpoint_partition(org_id, endpoint_id, "STATS")
+    rows = [i for i in listing.read_all(partition) if str(i["SK"]) >= since.strftime("%Y-%m-%dT%H")]
+    last = max((str(i["last_attempt_at"]) for i in rows if i.get("last_attempt_at")), default=None)
+    return (
+        sum(int(i.get("success", 0)) for i in rows),
+        sum(int(i.get("fail", 0)) for i in rows),
+        items.moment(last),
+    )
+
+
+# --------------------------------------------------------------------- due
+
+
+def due(hour: datetime, until: datetime) -> list[dict[str, Any]]:
+    limit = (items.timestamp(until) or "") + "\uffff"
+    found: list[dict[str, Any]] = []
+    for shard in range(DUE_SHARDS):
+        params: dict[str, Any] = {
+            "TableName": table.table_name(),
+            "KeyConditionExpression": Key("PK").eq(_due_partition(hour, shard)) & Key("SK").lte(limit),
+            "ConsistentRead": True,
+        }
+        while True:
+            response = table.client().query(**params)
+            found.extend(response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                break
+            params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+    return found
