@@ -123,3 +123,25 @@ def test_syntax_errors_carry_a_position() -> None:
 def test_programs_are_compiled_once_per_text() -> None:
     assert cel.compile_expression("event.amount > 1.0") is cel.compile_expression("event.amount > 1.0")
     assert cel.environment() is cel.environment()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('event.mcc in ["5812"]', False),  # a number is never equal to a string (cel-go)
+        ('event.mcc == "5812"', False),
+        ('event.mcc != "5812"', True),
+        ('"x" == event.mcc', False),
+        ("event.type in [1, 2]", False),
+        ('event.code in ["5812"]', True),
+        ("event.mcc in [5812]", True),
+    ],
+)
+def test_equality_across_kinds_is_false_not_an_error(text: str, expected: bool) -> None:
+    variables = {"event": {"mcc": 5812, "type": "purchase", "code": "5812"}}
+    assert cel.judge_condition(text, variables) == (expected, None)
+
+
+def test_ordering_across_kinds_stays_an_error() -> None:
+    matched, error = cel.judge_condition("event.code < 3", {"event": {"code": "5812"}})
+    assert not matched and error is not None

@@ -21,6 +21,7 @@ cannot make every event of its program expensive.
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import shutil
@@ -61,6 +62,8 @@ def _widen_numeric_comparisons() -> None:
             plain = getattr(float if kind is celtypes.DoubleType else int, name)
 
             def compare(self: Any, other: Any, _strict: Any = strict, _plain: Any = plain, _name: str = name) -> Any:
+                if _name in ("__eq__", "__ne__") and isinstance(other, _OTHER_KINDS):
+                    return celtypes.BoolType(_name == "__ne__")  # cel-go: values of other kinds are unequal
                 if isinstance(other, _NUMERIC) and not isinstance(other, type(self)):
                     if isinstance(other, celtypes.DoubleType) and math.isnan(other):
                         return _name == "__ne__"
@@ -71,7 +74,35 @@ def _widen_numeric_comparisons() -> None:
         kind.__hash__ = (float if kind is celtypes.DoubleType else int).__hash__  # type: ignore[assignment]
 
 
+_OTHER_KINDS = (
+    celtypes.StringType,
+    celtypes.ListType,
+    celtypes.MapType,
+    celtypes.TimestampType,
+    celtypes.DurationType,
+    celtypes.BytesType,
+)
+
+
+def _unequal_across_kinds() -> None:
+    """``"5812" == 5812`` is false in cel-go (heterogeneous equality), an error in cel-python."""
+    for name in ("__eq__", "__ne__"):
+        strict = getattr(celtypes.StringType, name)
+
+        def compare(self: Any, other: Any, _strict: Any = strict, _name: str = name) -> Any:
+            if isinstance(other, (*_NUMERIC, celtypes.ListType, celtypes.MapType)):
+                return celtypes.BoolType(_name == "__ne__")
+            return _strict(self, other)
+
+        setattr(celtypes.StringType, name, compare)
+    celtypes.StringType.__hash__ = str.__hash__  # type: ignore[assignment]
+
+
 _widen_numeric_comparisons()
+_unequal_across_kinds()
+# The compiled runner logs every failed evaluation as an internal error before we fall back
+# to the interpreter (a missing field is ordinary): keep those out of the function's logs.
+logging.getLogger("celpy.Transpiler").setLevel(logging.CRITICAL)
 
 _ARITHMETIC = {
     "__add__": lambda a, b: a + b,
