@@ -59,11 +59,13 @@ def post(
         finally:
             response.release_conn()
         return Response(response.status, raw.decode("utf-8", "replace"), response.headers.get("Retry-After"))
+    except NewConnectionError as error:  # before the timeout clause: urllib3 derives it from ConnectTimeoutError
+        return Response(None, None, None, f"connection failed: {error}", "connection_failed")
     except Urllib3Timeout as error:
         return Response(None, None, None, f"timed out after {timeout:.0f} s: {error}", "consumer_response_timeout")
     except SSLError as error:
         return Response(None, None, None, f"TLS error: {error}", "tls_error")
-    except (NewConnectionError, ProtocolError, ConnectionError) as error:
+    except (ProtocolError, ConnectionError) as error:
         return Response(None, None, None, f"connection failed: {error}", "connection_failed")
     except HTTPError as error:
         return Response(None, None, None, f"request failed: {error}", "connection_failed")

@@ -18,6 +18,7 @@ from scrip.domain.errors import ValidationFailed
 from scrip.domain.organizations import Caller
 from scrip.domain.pagination import Page, decode_cursor, encode_cursor, scope_signature
 from scrip.domain.webhooks import (
+    DeliveryStatus,
     Endpoint,
     EndpointNotActive,
     EndpointStatus,
@@ -52,7 +53,11 @@ def checked_destination(url: str) -> tuple[str, str, int, list[str]]:
 def _check_metadata(metadata: dict[str, Any] | None) -> None:
     if metadata is None:
         return
-    if len(metadata) > MAX_METADATA_KEYS or len(json.dumps(metadata, default=str)) > MAX_METADATA_BYTES:
+    try:
+        text = json.dumps(metadata, allow_nan=False)
+    except ValueError:
+        raise ValidationFailed("metadata numbers must be finite", field="metadata", reason="invalid") from None
+    if len(metadata) > MAX_METADATA_KEYS or len(text) > MAX_METADATA_BYTES:
         raise ValidationFailed(
             f"metadata holds at most {MAX_METADATA_KEYS} keys and {MAX_METADATA_BYTES} bytes",
             field="metadata",
@@ -111,6 +116,9 @@ def update_endpoint(caller: Caller, endpoint_id: str, changes: dict[str, Any]) -
     """PATCH: omitted fields unchanged; ``enabled_events`` and ``metadata`` replace; status ACTIVE or DISABLED."""
     if not changes:
         raise ValidationFailed("send at least one field to change", reason="empty")
+    for name in ("url", "status"):
+        if name in changes and changes[name] is None:
+            raise ValidationFailed(f"{name} cannot be null", field=name, reason="null")
     while True:
         current = webhook_store.require_endpoint(caller.organization_id, endpoint_id)
         _active(current)
@@ -132,7 +140,27 @@ def update_endpoint(caller: Caller, endpoint_id: str, changes: dict[str, Any]) -
             webhook_store.save_endpoint(updated, None, previous=current)
         except webhook_store.StaleEndpoint:
             continue
+        if current.status is not EndpointStatus.ACTIVE and updated.status is EndpointStatus.ACTIVE:
+            _resume_pending(updated)
         return updated
+
+
+def _resume_pending(endpoint: Endpoint) -> None:
+    """Re-activated: deliveries that waited (skipped while disabled) are due now. Rewriting them
+    queues them through the stream; the retry sweep alone looks back 8 hours and never sees a
+    delivery that had no retry scheduled."""
+    now = clock.now()
+    for entry in webhook_store.unfinished(endpoint.organization_id, endpoint.id):
+        waiting = webhook_store.get_delivery(endpoint.organization_id, entry.split("#", 1)[1])
+        if waiting is None or waiting.status is not DeliveryStatus.PENDING:
+            continue
+        if waiting.next_attempt_at is not None and waiting.next_attempt_at > now:
+            continue
+        due = replace(waiting, next_attempt_at=now, updated_at=now, version=waiting.version + 1)
+        try:
+            webhook_store.save_delivery(waiting, due)
+        except webhook_store.StaleDelivery:
+            continue  # changed meanwhile: an attempt or a retry took it
 
 
 def rotate_secret(caller: Caller, endpoint_id: str) -> tuple[Endpoint, str]:

@@ -17,6 +17,7 @@ entries expire after 30 days (TTL).
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import datetime, timedelta
 from typing import Any
@@ -75,7 +76,8 @@ def _endpoint_attributes(endpoint: Endpoint) -> dict[str, Any]:
         "url": endpoint.url,
         "description": endpoint.description,
         "enabled_events": endpoint.enabled_events,
-        "metadata": endpoint.metadata,
+        # JSON text: DynamoDB stores no floats, nor numbers beyond 38 digits or its exponent range
+        "metadata": None if endpoint.metadata is None else json.dumps(endpoint.metadata, separators=(",", ":")),
         "status": endpoint.status.value,
         "created_at": items.timestamp(endpoint.created_at),
         "updated_at": items.timestamp(endpoint.updated_at),
@@ -91,7 +93,7 @@ def _endpoint(item: dict[str, Any]) -> Endpoint:
         url=item["url"],
         description=item.get("description"),
         enabled_events=list(item.get("enabled_events") or []),
-        metadata=item.get("metadata"),
+        metadata=json.loads(item["metadata"]) if item.get("metadata") is not None else None,
         status=EndpointStatus(item["status"]),
         created_at=created,
         updated_at=updated,
@@ -121,10 +123,28 @@ def save_endpoint(endpoint: Endpoint, secret_ciphertext: bytes | None, *, previo
     if previous is None:
         writes.append(transactions.put(item, condition=Attr("PK").not_exists()))
     else:
-        if secret_ciphertext is None:
-            item["secret_ciphertext"] = read_secret_ciphertext(endpoint.organization_id, endpoint.id)
+        # Only what the owner changes: the health fields (failures, circuit, rate limit) are
+        # counted by delivery attempts with their own updates, which a PATCH must not undo.
+        configured = {
+            name: item[name]
+            for name in ("url", "description", "enabled_events", "metadata", "status", "updated_at", "version")
+        }
+        if secret_ciphertext is not None:
+            configured["secret_ciphertext"] = secret_ciphertext
+        names = {f"#{n}": n for n in configured}
+        values = {f":{n}": v for n, v in configured.items()}
         writes.append(
-            transactions.put(item, condition=Attr("version").eq(previous.version), on_condition_failed=StaleEndpoint)
+            transactions.Write(
+                "Update",
+                {
+                    "Key": _endpoint_key(endpoint.organization_id, endpoint.id),
+                    "UpdateExpression": "SET " + ", ".join(f"#{n} = :{n}" for n in configured),
+                    "ConditionExpression": "#version = :previous_version",
+                    "ExpressionAttributeNames": names,
+                    "ExpressionAttributeValues": {**values, ":previous_version": previous.version},
+                },
+                StaleEndpoint,
+            )
         )
     list_key = {
         "PK": _endpoint_list(endpoint.organization_id),
@@ -200,11 +220,13 @@ def record_failure(org_id: str, endpoint_id: str) -> int:
 
 
 def open_circuit(org_id: str, endpoint_id: str, until: datetime) -> None:
+    """Pause the endpoint. The failure count is kept: the first attempt after the pause is a
+    probe, whose failure re-opens the circuit at once (06 §2.8); only a success resets it."""
     table.client().update_item(
         TableName=table.table_name(),
         Key=_endpoint_key(org_id, endpoint_id),
-        UpdateExpression="SET circuit_broken_until = :until, consecutive_failures = :zero ADD circuit_opens :one",
-        ExpressionAttributeValues={":until": items.timestamp(until), ":zero": 0, ":one": 1},
+        UpdateExpression="SET circuit_broken_until = :until ADD circuit_opens :one",
+        ExpressionAttributeValues={":until": items.timestamp(until), ":one": 1},
     )
 
 
