@@ -54,6 +54,7 @@ bench: $(VENV)/.installed
 	$(PY) bench/local_stack_scaling.py
 	$(PY) bench/ledger_writes.py
 	$(PY) bench/event_processing.py
+	$(PY) bench/webhook_delivery.py
 
 # make invoke FUNCTION=ProgramsPostFunction EVENT=events/programs/post.json
 invoke: $(VENV)/.installed

@@ -67,6 +67,7 @@ class Emulator:
         self.physical: dict[str, dict[str, str]] = {}
         self._mock: Any = None
         self._server: Any = None
+        self._clients: dict[tuple[str, str], Any] = {}
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -95,7 +96,11 @@ class Emulator:
 
     # ---------------------------------------------------------------- clients
     def client(self, service: str) -> Any:
-        return boto3.client(service, region_name=self.region)
+        """One client per service: creating one takes ~10 ms, and the event sources ask every round."""
+        key = (service, self.region)
+        if key not in self._clients:
+            self._clients[key] = boto3.client(service, region_name=self.region)
+        return self._clients[key]
 
     # -------------------------------------------------------------- resources
     def _name(self, logical_id: str, props: dict[str, Any], name_property: str) -> str:

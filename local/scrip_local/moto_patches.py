@@ -15,6 +15,10 @@ Measured problems of moto 5.2.5 that these patches fix (see DEVELOPERS.md):
 * Responses are serialised by walking botocore's shape model attribute by attribute: about
   2.5 ms per item read. Item-reading operations, whose results are already plain JSON
   structures, are dumped directly instead; so are stream records (``GetRecords``).
+* SQS computes every queue attribute, the approximate message counts included (four walks of
+  the queue), to check each message's retention on ``ReceiveMessage`` and a FIFO setting on
+  ``SendMessage``: with 2,000 webhook deliveries queued, ~1 s per batch of ten received. Here
+  retention reads the period, and the counts are computed only for ``GetQueueAttributes``.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ def apply() -> None:
     _undo_log_transactions()
     _no_records_for_unchanged_items()
     _direct_json_for_item_reads()
+    _sqs_without_queue_walks()
 
 
 def _serialise_requests() -> None:
@@ -307,3 +312,40 @@ def _direct_json_for_item_reads() -> None:
         return 200, {"Content-Type": "application/x-amz-json-1.0"}, body
 
     ActionResult.execute_result = execute_action_result  # type: ignore[method-assign]
+
+
+def _sqs_without_queue_walks() -> None:
+    from moto.core.utils import unix_time
+    from moto.sqs.models import Queue, SQSBackend
+
+    def is_message_valid_based_on_retention_period(self: Any, queue_name: str, message: Any) -> bool:
+        period = self.get_queue(queue_name).message_retention_period
+        return bool(period + message.sent_timestamp / 1000 > unix_time())
+
+    SQSBackend.is_message_valid_based_on_retention_period = (  # type: ignore[method-assign]
+        is_message_valid_based_on_retention_period
+    )
+
+    # ``Queue.attributes`` reads every attribute; only GetQueueAttributes reports the counts.
+    asked = threading.local()
+
+    def only_when_asked(walk: Any) -> property:
+        return property(lambda self: int(walk(self)) if getattr(asked, "counts", False) else 0)
+
+    for name in (
+        "approximate_number_of_messages",
+        "approximate_number_of_messages_delayed",
+        "approximate_number_of_messages_not_visible",
+    ):
+        setattr(Queue, name, only_when_asked(getattr(Queue, name).fget))
+
+    original_get = SQSBackend.get_queue_attributes
+
+    def get_queue_attributes(self: Any, *args: Any, **kwargs: Any) -> Any:
+        asked.counts = True
+        try:
+            return original_get(self, *args, **kwargs)
+        finally:
+            asked.counts = False
+
+    SQSBackend.get_queue_attributes = get_queue_attributes  # type: ignore[method-assign]
