@@ -134,6 +134,8 @@ def test_credit_that_exactly_reaches_the_limit_is_granted(api: Api, stack: Local
     assert reasons == [None, "BUDGET_EXCEEDED", None, "BUDGET_EXCEEDED"]
     assert balance(api, participant_id(api, "cust_1"), points["id"])["available"] == "100"
     assert _budget(api, capped["id"], points["id"])["consumed"] == "100"
+    listed = api.get(f"/v1/rules?program_id={program['id']}").json()["data"]
+    assert [b["consumed"] for r in listed for b in r["budgets"]] == ["100"]  # the list shows live consumption too
 
 
 def test_budget_sums_all_credits_of_the_rule_for_the_asset(api: Api, stack: LocalStack) -> None:

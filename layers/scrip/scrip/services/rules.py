@@ -216,7 +216,7 @@ def list_rules(
         limit=limit,
         after=decode_cursor(cursor, scope) if cursor else None,
     )
-    return Page(found, encode_cursor(resume, scope) if resume else None)
+    return Page([with_live_budgets(rule) for rule in found], encode_cursor(resume, scope) if resume else None)
 
 
 def rule_history(
