@@ -334,7 +334,27 @@ def test_participant_created(api: Api, stack: LocalStack, hooks: Receiver) -> No
     assert envelope["type"] == "participant.created"
     data = envelope["data"]
     assert data["participant_id"] == created.json()["id"] and data["external_id"] == "newcomer-1"
+    assert data["program_id"] is None  # created without a program
     assert data["status"] == "ACTIVE" and moment(data["created_at"]) == moment(created.json()["created_at"])
+
+
+def test_a_participant_created_by_an_event_names_its_program_and_credits_name_the_external_id(
+    api: Api, stack: LocalStack, hooks: Receiver
+) -> None:
+    program = api.create_program()
+    points = api.create_asset(program["id"], symbol="EXT")
+    rule(api, program["id"], "event.type == 'purchase'", [{"type": "CREDIT", "asset_id": points["id"], "amount": "3"}])
+    _, secret = register(api, hooks.url, ["participant.created", "balance.credited"])
+    external = f"walk-in-{uuid.uuid4().hex[:8]}"
+    event = processed(api, stack, send(api, program["id"], {"type": "purchase"}, external_id=external)["id"])
+    assert event["status"] == "COMPLETED", event
+    stack.drain()
+
+    got = {e["type"]: e["data"] for e in verified(hooks, secret)}
+    assert got["participant.created"]["program_id"] == program["id"]  # enrolled as it was created
+    assert got["participant.created"]["external_id"] == external
+    assert got["balance.credited"]["external_id"] == external
+    assert got["balance.credited"]["participant_id"] == event["participant_id"]
 
 
 def test_the_envelope_and_headers(api: Api, stack: LocalStack, hooks: Receiver) -> None:

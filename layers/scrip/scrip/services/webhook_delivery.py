@@ -112,7 +112,8 @@ def attempt(organization_id: str, delivery: str) -> Outcome:
         return Outcome.SKIPPED
     if current.next_attempt_at and current.next_attempt_at > now + timedelta(seconds=1):
         return Outcome.SKIPPED
-    endpoint = webhook_store.get_endpoint(organization_id, current.webhook_endpoint_id)
+    found = webhook_store.get_endpoint_with_secret(organization_id, current.webhook_endpoint_id)
+    endpoint, ciphertext = found if found else (None, b"")
     if endpoint is None or endpoint.status is EndpointStatus.ARCHIVED:
         failed = _next(current, status=DeliveryStatus.FAILED, now=now, last_error="endpoint archived")
         return Outcome.FAILED if _save(current, failed) else Outcome.SKIPPED
@@ -131,20 +132,16 @@ def attempt(organization_id: str, delivery: str) -> Outcome:
     )
     if not _save(current, claimed):
         return Outcome.SKIPPED
-    result = _send(endpoint, claimed)
+    result = _send(endpoint, ciphertext, claimed)
     return _record(endpoint, claimed, result)
 
 
-def _send(endpoint: Endpoint, delivery: Delivery) -> AttemptResult:
+def _send(endpoint: Endpoint, ciphertext: bytes, delivery: Delivery) -> AttemptResult:
     try:
         scheme, host, port, found = webhook_endpoints.checked_destination(endpoint.url)
     except ValidationFailed as refused:
         return AttemptResult(None, error=refused.message, error_code="destination_blocked")
-    secret = secret_store.decrypt(
-        endpoint.organization_id,
-        endpoint.id,
-        webhook_store.read_secret_ciphertext(endpoint.organization_id, endpoint.id),
-    )
+    secret = secret_store.decrypt(endpoint.organization_id, endpoint.id, ciphertext)
     body = delivery.body.encode()
     # The signing time is the sending host's wall clock: receivers compare it with theirs.
     timestamp = int(time.time())

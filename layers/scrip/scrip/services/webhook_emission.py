@@ -17,6 +17,7 @@ from scrip.domain.ledger import ActionType, EntityType, JournalEntry, Posting
 from scrip.domain.webhooks import Delivery, DeliveryStatus, Notification, WebhookType, delivery_id, notification_id
 from scrip.storage import items as item_values
 from scrip.storage import ledger as ledger_store
+from scrip.storage import participants as participant_store
 from scrip.storage import webhooks as webhook_store
 
 _OWNER_TYPES = (EntityType.PARTICIPANT, EntityType.GROUP)
@@ -77,6 +78,9 @@ def _entry_notifications(entry: JournalEntry) -> list[tuple[str, str, dict[str, 
         data["bucket"] = (credited or owner_postings)[0].bucket.value
     if entry.reference_id is not None or kind in (WebhookType.BALANCE_HELD, WebhookType.BALANCE_RELEASED):
         data["reference_id"] = entry.reference_id
+    if first.account.entity_type is EntityType.PARTICIPANT:
+        participant = participant_store.get(entry.organization_id, first.account.owner_id)
+        data["external_id"] = participant.external_id if participant else None
     return [(entry.id, kind.value, data)]
 
 
@@ -103,9 +107,13 @@ def _event_notifications(new: dict[str, Any], old: dict[str, Any] | None) -> lis
 
 
 def _participant_notifications(new: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    # The enrolling program: a participant is created with (at most) the one it enrolls in.
+    enrollments = participant_store.enrollments(str(new["organization_id"]), str(new["id"]))
+    first = min(enrollments.values(), key=lambda e: e.enrolled_at, default=None)
     data = {
         "participant_id": new["id"],
         "external_id": new.get("external_id"),
+        "program_id": first.program_id if first else None,
         "status": new.get("status"),
         "created_at": new.get("created_at"),
     }

@@ -166,28 +166,24 @@ def get_endpoint(org_id: str, endpoint_id: str) -> Endpoint | None:
     return _endpoint(got) if got else None
 
 
+def get_endpoint_with_secret(org_id: str, endpoint_id: str) -> tuple[Endpoint, bytes] | None:
+    """The endpoint and its secret's ciphertext in one read (what an attempt needs)."""
+    got = (
+        table.client()
+        .get_item(TableName=table.table_name(), Key=_endpoint_key(org_id, endpoint_id), ConsistentRead=True)
+        .get("Item")
+    )
+    if not got:
+        return None
+    value = got["secret_ciphertext"]
+    return _endpoint(got), bytes(value.value if hasattr(value, "value") else value)
+
+
 def require_endpoint(org_id: str, endpoint_id: str) -> Endpoint:
     found = get_endpoint(org_id, endpoint_id)
     if found is None:
         raise NotFound(f"webhook endpoint {endpoint_id} not found")
     return found
-
-
-def read_secret_ciphertext(org_id: str, endpoint_id: str) -> bytes:
-    got = (
-        table.client()
-        .get_item(
-            TableName=table.table_name(),
-            Key=_endpoint_key(org_id, endpoint_id),
-            ConsistentRead=True,
-            ProjectionExpression="secret_ciphertext",
-        )
-        .get("Item")
-    )
-    if not got:
-        raise NotFound(f"webhook endpoint {endpoint_id} not found")
-    value = got["secret_ciphertext"]
-    return bytes(value.value if hasattr(value, "value") else value)
 
 
 def endpoints(org_id: str) -> list[Endpoint]:
