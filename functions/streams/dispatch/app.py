@@ -21,6 +21,11 @@ from scrip.observability import logger, metrics, tracer
 from scrip.services import follow_ups, webhook_delivery, webhook_emission
 
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+# What this invocation's records ask to queue, sent in batches of ten once every record ran.
+# Sending raises out of the handler on failure, so the whole batch is redelivered: nothing a
+# checkpointed record asked for can be lost, and queueing twice is harmless.
+_pending_events: list[dict[str, Any]] = []
+_pending_deliveries: list[dict[str, Any]] = []
 
 
 def record_handler(record: DynamoDBRecord) -> None:
@@ -33,10 +38,10 @@ def record_handler(record: DynamoDBRecord) -> None:
         metrics.add_metric(name="BroadcastEventsCreated", unit="Count", value=follow_ups.fan_out(image))
         return
     if entity == "WEBHOOK_DELIVERY":
-        metrics.add_metric(name="WebhookDeliveriesQueued", unit="Count", value=webhook_delivery.queue_pending([image]))
+        _pending_deliveries.append(image)
         return
-    if entity == "EVENT" and follow_ups.dispatch([image]):
-        metrics.add_metric(name="EventsQueued", unit="Count", value=1)
+    if entity == "EVENT":
+        _pending_events.append(image)
     for notification in webhook_emission.notifications_for(
         record.event_name.name if record.event_name else "", image, old
     ):
@@ -47,6 +52,13 @@ def record_handler(record: DynamoDBRecord) -> None:
 @metrics.log_metrics(raise_on_empty_metrics=False)
 @tracer.capture_lambda_handler(capture_response=False)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return dict(
+    _pending_events.clear()
+    _pending_deliveries.clear()
+    response = dict(
         process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
     )
+    metrics.add_metric(name="EventsQueued", unit="Count", value=follow_ups.dispatch(_pending_events))
+    metrics.add_metric(
+        name="WebhookDeliveriesQueued", unit="Count", value=webhook_delivery.queue_pending(_pending_deliveries)
+    )
+    return response
