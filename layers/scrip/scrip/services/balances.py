@@ -157,9 +157,9 @@ def _execute(
     org = caller.organization_id
 
     def attempt() -> tuple[Plan, Movement]:
-        current = ledger_store.read_balance(org, account, asset.id).balance
+        record = ledger_store.read_balance(org, account, asset.id)
         lots = lot_store.read(org, account, asset.id) if asset.inventory_mode is InventoryMode.LOT else []
-        movement = build(current, lots)
+        movement = build(record.balance, lots)
         lot_writes: list[transactions.Write] = []
         if movement.lots is not None:
             for lot in [*movement.lots.changed, *movement.lots.new]:
@@ -175,6 +175,7 @@ def _execute(
             reference_id=reference_id,
             allow_negative=frozenset({account}) if allow_negative else frozenset(),
             extra_writes=lot_writes,
+            balance_versions={account: record.version},
         )
         return plan(operation), movement
 

@@ -20,6 +20,7 @@ from scrip.domain.ledger import Account, ActionType, Bucket, SystemAccount, syst
 from scrip.domain.lots import BUCKET_STATUS, Lot, LotStatus, close, mature
 from scrip.services.posting import Leg, Operation, Origin, plan, retry_stale
 from scrip.storage import assets as asset_store
+from scrip.storage import ledger as ledger_store
 from scrip.storage import lots as lot_store
 from scrip.storage import transactions
 
@@ -59,6 +60,7 @@ def _process(
     asset = asset_store.require(organization_id, asset_id)
 
     def attempt() -> tuple[int, str | None]:
+        version = ledger_store.read_balance(organization_id, account, asset_id).version
         lots = lot_store.read(organization_id, account, asset_id)
         due = _due_lots(kind, lots, now)
         cleanup = [lot_store.delete_due(entry) for entry in index_entries]
@@ -86,7 +88,17 @@ def _process(
         lot_writes = [write for lot in changes.changed for write in lot_store.put(organization_id, account, lot)]
         description = "Lot maturity" if kind == "MATURITY" else "Lot expiration"
         planned = plan(
-            Operation(organization_id, None, asset, action, legs, description, Origin(), extra_writes=lot_writes)
+            Operation(
+                organization_id,
+                None,
+                asset,
+                action,
+                legs,
+                description,
+                Origin(),
+                extra_writes=lot_writes,
+                balance_versions={account: version},
+            )
         )
         # An index entry may also be rewritten by a lot put (a delete either way): keep one of each.
         seen, writes = set(), []

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
@@ -75,6 +75,9 @@ class Operation:
     reference_id: str | None = None
     allow_negative: frozenset[Account] = field(default_factory=frozenset)
     extra_writes: Sequence[transactions.Write] = ()
+    # Versions of balances read before what ``extra_writes`` were built from (an owner's lots):
+    # the plan is stale unless it reads the same versions, since lot writes carry no guard.
+    balance_versions: Mapping[Account, int] = field(default_factory=dict)
 
 
 def _quantum(scale: int) -> Decimal:
@@ -124,6 +127,9 @@ def plan(operation: Operation) -> Plan:
         elif not leg.account.is_system and leg.account not in owners:
             owners[leg.account] = ledger_store.read_balance(org, leg.account, asset.id)
 
+    for account, version in operation.balance_versions.items():
+        if account in owners and owners[account].version != version:
+            raise ledger_store.StaleBalance()
     after = {account: record.balance for account, record in owners.items()}
     for leg in operation.legs:
         if leg.account in after:
