@@ -8,10 +8,6 @@ from scrip.services import webhook_endpoints
 endpoint = HttpEndpoint()
 
 
-def _moment(value: object) -> str | None:
-    return clock.to_rfc3339(value) if value else None  # type: ignore[arg-type]
-
-
 @endpoint.router.get(
     "/v1/webhook-endpoints/delivery-stats",
     summary="Webhook delivery stats",
@@ -36,16 +32,16 @@ def delivery_stats() -> StatsResponse:
                 success_rate=stats.success_rate,
                 degraded=stats.degraded(now),
                 pending_count=stats.pending_count,
-                oldest_pending_at=_moment(stats.oldest_pending_at),
-                last_attempt_at=_moment(stats.last_attempt_at),
-                circuit_broken_until=_moment(
+                oldest_pending_at=clock.to_rfc3339_or_none(stats.oldest_pending_at),
+                last_attempt_at=clock.to_rfc3339_or_none(stats.last_attempt_at),
+                circuit_broken_until=clock.to_rfc3339_or_none(
                     e.circuit_broken_until if e.circuit_broken_until and e.circuit_broken_until > now else None
                 ),
-                rate_limited_until=_moment(
+                rate_limited_until=clock.to_rfc3339_or_none(
                     e.rate_limited_until if e.rate_limited_until and e.rate_limited_until > now else None
                 ),
                 blocked_reason=reason,
-                blocked_until=_moment(until),
+                blocked_until=clock.to_rfc3339_or_none(until),
             )
         )
     return StatsResponse(data=rows)

@@ -21,6 +21,10 @@ def to_rfc3339(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def to_rfc3339_or_none(moment: datetime | None) -> str | None:
+    return to_rfc3339(moment) if moment is not None else None
+
+
 def parse_rfc3339(text: str) -> datetime:
     moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     if moment.tzinfo is None:

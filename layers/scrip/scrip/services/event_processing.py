@@ -127,7 +127,12 @@ def _resolve(event: Event, program: Program) -> tuple[Participant, Participant |
     source = ChangeSource(event_id=event.id, program_id=program.id)
     try:
         participant, _ = participant_service.resolve_for_event(
-            org, program.id, external_id=event.external_id, participant_id=event.participant_id, source=source
+            org,
+            program.id,
+            external_id=event.external_id,
+            participant_id=event.participant_id,
+            source=source,
+            program=program,
         )
         recipient = None
         if event.recipient_id or event.recipient_external_id:
@@ -137,6 +142,7 @@ def _resolve(event: Event, program: Program) -> tuple[Participant, Participant |
                 external_id=event.recipient_external_id,
                 participant_id=event.recipient_id,
                 source=source,
+                program=program,
             )
     except participant_service.UnknownParticipantRejected as error:
         raise PermanentFailure(error.message) from None

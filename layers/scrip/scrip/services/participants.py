@@ -14,7 +14,7 @@ from scrip.domain.ledger import Balance, participant_account
 from scrip.domain.organizations import Caller
 from scrip.domain.pagination import Page, decode_cursor, encode_cursor, scope_signature
 from scrip.domain.participants import Enrollment, EnrollmentStatus, Participant, ParticipantStatus
-from scrip.domain.programs import OnUnknownParticipant
+from scrip.domain.programs import OnUnknownParticipant, Program
 from scrip.domain.state import Counter, Owner, OwnerKind, normalize_tag
 from scrip.services.common import retry_on_stale
 from scrip.services.state import ChangeSource, attribute_merge_writes, source_of, tag_replacement_writes
@@ -256,14 +256,16 @@ def resolve_for_event(
     external_id: str | None = None,
     participant_id: str | None = None,
     source: ChangeSource | None = None,
+    program: Program | None = None,
 ) -> tuple[Participant, bool]:
     """The participant an event is for, enrolled in the event's program (01 §6.4, 02 §1.5.2).
 
     An existing participant is enrolled (or has an inactive enrollment reactivated) whatever
     the policy; an unknown ``external_id`` creates the participant under ``CREATE`` and is
-    refused under ``REJECT``; an unknown ``participant_id`` is never created.
+    refused under ``REJECT``; an unknown ``participant_id`` is never created. ``program`` is the
+    program when the caller already read it (the event processor does, once per event).
     """
-    program = program_store.require(organization_id, program_id)
+    program = program or program_store.require(organization_id, program_id)
     caller = Caller(organization_id, (source.api_key_id if source else None) or "")
     found_id = participant_id
     if found_id is None and external_id is not None:

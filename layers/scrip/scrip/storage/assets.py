@@ -179,21 +179,8 @@ def linked_entries(
 
 def get_many(org_id: str, asset_ids: list[str]) -> dict[str, Asset]:
     """Assets by id in one round trip per 100 ids (``BatchGetItem``'s limit)."""
-    result: dict[str, Asset] = {}
-    for start in range(0, len(asset_ids), 100):
-        request: dict[str, Any] = {
-            table.table_name(): {
-                "Keys": [_key(org_id, a) for a in asset_ids[start : start + 100]],
-                "ConsistentRead": True,
-            }
-        }
-        while request:
-            response = table.client().batch_get_item(RequestItems=request)
-            for item in response.get("Responses", {}).get(table.table_name(), []):
-                asset = _from_item(item)
-                result[asset.id] = asset
-            request = response.get("UnprocessedKeys") or {}
-    return result
+    found = [_from_item(i) for i in listing.read_items([_key(org_id, a) for a in asset_ids])]
+    return {asset.id: asset for asset in found}
 
 
 def list_page(

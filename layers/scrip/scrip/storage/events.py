@@ -241,18 +241,7 @@ def require(org_id: str, event_id: str) -> Event:
 
 
 def _get_many(org_id: str, event_ids: Sequence[str]) -> dict[str, Event]:
-    found: dict[str, Event] = {}
-    wanted = list(dict.fromkeys(event_ids))
-    for start in range(0, len(wanted), 100):
-        request: dict[str, Any] = {
-            table.table_name(): {"Keys": [_key(org_id, i) for i in wanted[start : start + 100]], "ConsistentRead": True}
-        }
-        while request:
-            response = table.client().batch_get_item(RequestItems=request)
-            for item in response.get("Responses", {}).get(table.table_name(), []):
-                found[item["id"]] = _from_item(item)
-            request = response.get("UnprocessedKeys") or {}
-    return found
+    return {str(i["id"]): _from_item(i) for i in listing.read_items([_key(org_id, i) for i in event_ids])}
 
 
 def _filters(

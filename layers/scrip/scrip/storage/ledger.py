@@ -88,13 +88,7 @@ def read_wallet(org_id: str, program_id: str, asset_id: str) -> list[BalanceReco
     """Every sub-wallet of a program's wallet for an asset, shard order."""
     account = Account(EntityType.PROGRAM, program_id, program_id)
     request_keys = [_balance_key(org_id, account, asset_id, shard) for shard in range(keys.WALLET_SHARDS)]
-    found: dict[str, dict[str, Any]] = {}
-    request: dict[str, Any] = {table.table_name(): {"Keys": request_keys, "ConsistentRead": True}}
-    while request:
-        response = table.client().batch_get_item(RequestItems=request)
-        for item in response.get("Responses", {}).get(table.table_name(), []):
-            found[str(item["PK"])] = item
-        request = response.get("UnprocessedKeys") or {}
+    found = {str(item["PK"]): item for item in listing.read_items(request_keys)}
     records = []
     for key in request_keys:
         staged, item = unit_of_work.staged_image(key)

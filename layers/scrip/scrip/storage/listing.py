@@ -9,12 +9,43 @@ DynamoDB's ``Limit`` counts items before the filter.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
 
 from scrip.storage import items, table, unit_of_work
+
+
+def read_items(item_keys: Sequence[dict[str, str]]) -> list[dict[str, Any]]:
+    """The items at these keys that exist, read consistently: 100 keys per ``BatchGetItem``
+    (its limit; repeated keys asked once), unprocessed keys asked again."""
+    wanted = list({(k["PK"], k["SK"]): k for k in item_keys}.values())
+    found: list[dict[str, Any]] = []
+    for start in range(0, len(wanted), 100):
+        request: dict[str, Any] = {table.table_name(): {"Keys": wanted[start : start + 100], "ConsistentRead": True}}
+        while request:
+            response = table.client().batch_get_item(RequestItems=request)
+            found.extend(response.get("Responses", {}).get(table.table_name(), []))
+            request = response.get("UnprocessedKeys") or {}
+    return found
+
+
+def read_up_to(partition: str, last_sort_key: str) -> list[dict[str, Any]]:
+    """Every item of a partition whose sort key is at most ``last_sort_key`` (a due index's hour)."""
+    params: dict[str, Any] = {
+        "TableName": table.table_name(),
+        "KeyConditionExpression": Key("PK").eq(partition) & Key("SK").lte(last_sort_key),
+        "ConsistentRead": True,
+    }
+    found: list[dict[str, Any]] = []
+    while True:
+        response = table.client().query(**params)
+        found.extend(response.get("Items", []))
+        if "LastEvaluatedKey" not in response:
+            return found
+        params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
 
 def read_all(partition: str, *, prefix: str | None = None, item_filter: Any = None) -> list[dict[str, Any]]:

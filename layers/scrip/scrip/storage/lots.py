@@ -12,8 +12,6 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from boto3.dynamodb.conditions import Key
-
 from scrip.domain.ledger import Account, EntityType
 from scrip.domain.lots import Lot, LotOrigin, LotStatus
 from scrip.storage import items, keys, listing, table, transactions
@@ -118,21 +116,12 @@ def put(org_id: str, account: Account, lot: Lot) -> list[transactions.Write]:
 def due(kind: str, hour: datetime, until: datetime) -> list[dict[str, Any]]:
     """Index entries of one hour bucket (every shard) that fall due at or before ``until``."""
     limit = items.timestamp(until) or ""
-    found: list[dict[str, Any]] = []
-    for shard in range(DUE_SHARDS):
-        params: dict[str, Any] = {
-            "TableName": table.table_name(),
-            "KeyConditionExpression": Key("PK").eq(_due_partition(kind, hour, shard))
-            & Key("SK").lte(limit + "#\U0010ffff"),
-            "ConsistentRead": True,
-        }
-        while True:
-            response = table.client().query(**params)
-            found.extend(i for i in response.get("Items", []) if str(i["SK"]).split("#", 1)[0] <= limit)
-            if "LastEvaluatedKey" not in response:
-                break
-            params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-    return found
+    return [
+        entry
+        for shard in range(DUE_SHARDS)
+        for entry in listing.read_up_to(_due_partition(kind, hour, shard), limit + "#\U0010ffff")
+        if str(entry["SK"]).split("#", 1)[0] <= limit
+    ]
 
 
 def owner_of(entry: dict[str, Any]) -> tuple[str, Account, str]:

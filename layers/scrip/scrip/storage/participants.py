@@ -208,19 +208,8 @@ def require(org_id: str, participant_id: str) -> Participant:
 
 
 def get_many(org_id: str, participant_ids: Sequence[str]) -> dict[str, Participant]:
-    found: dict[str, Participant] = {}
-    unique = list(dict.fromkeys(participant_ids))
-    for start in range(0, len(unique), 100):
-        request: dict[str, Any] = {
-            table.table_name(): {"Keys": [_key(org_id, p) for p in unique[start : start + 100]], "ConsistentRead": True}
-        }
-        while request:
-            response = table.client().batch_get_item(RequestItems=request)
-            for item in response.get("Responses", {}).get(table.table_name(), []):
-                participant = _from_item(item)
-                found[participant.id] = participant
-            request = response.get("UnprocessedKeys") or {}
-    return found
+    found = [_from_item(i) for i in listing.read_items([_key(org_id, p) for p in participant_ids])]
+    return {participant.id: participant for participant in found}
 
 
 def enrollments(org_id: str, participant_id: str) -> dict[str, Enrollment]:

@@ -10,9 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from boto3.dynamodb.conditions import Key
-
-from scrip.storage import items, keys, table, transactions
+from scrip.storage import items, keys, listing, transactions
 
 SHARDS = 16
 
@@ -53,21 +51,8 @@ def schedule(
 
 def due(hour: datetime, until: datetime) -> list[dict[str, Any]]:
     """Entries of one hour (every shard) due at or before ``until``."""
-    limit = (items.timestamp(until) or "") + "\uffff"
-    found: list[dict[str, Any]] = []
-    for shard in range(SHARDS):
-        params: dict[str, Any] = {
-            "TableName": table.table_name(),
-            "KeyConditionExpression": Key("PK").eq(_partition(hour, shard)) & Key("SK").lte(limit),
-            "ConsistentRead": True,
-        }
-        while True:
-            response = table.client().query(**params)
-            found.extend(response.get("Items", []))
-            if "LastEvaluatedKey" not in response:
-                break
-            params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-    return found
+    last = (items.timestamp(until) or "") + "\uffff"
+    return [entry for shard in range(SHARDS) for entry in listing.read_up_to(_partition(hour, shard), last)]
 
 
 def done(entry: dict[str, Any]) -> None:

@@ -9,11 +9,10 @@ item claims the entry in the same transaction), and a read sums the shards.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
 from boto3.dynamodb.conditions import Attr
 
-from scrip.storage import keys, table, transactions
+from scrip.storage import keys, listing, transactions
 
 TOTAL_SHARDS = 16
 
@@ -54,12 +53,4 @@ def apply_writes(
 
 def read(org_id: str, account: str, asset_id: str, program_id: str | None = None) -> Decimal:
     request_keys = [_total_key(org_id, account, asset_id, program_id, shard) for shard in range(TOTAL_SHARDS)]
-    total = Decimal(0)
-    request: dict[str, Any] = {table.table_name(): {"Keys": request_keys, "ConsistentRead": True}}
-    while request:
-        response = table.client().batch_get_item(RequestItems=request)
-        total += sum(
-            (Decimal(i["balance"]) for i in response.get("Responses", {}).get(table.table_name(), [])), Decimal(0)
-        )
-        request = response.get("UnprocessedKeys") or {}
-    return total
+    return sum((Decimal(i["balance"]) for i in listing.read_items(request_keys)), Decimal(0))

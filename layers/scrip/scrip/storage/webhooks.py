@@ -22,7 +22,7 @@ import time
 from datetime import datetime, timedelta
 from typing import Any
 
-from boto3.dynamodb.conditions import Attr, Key
+from boto3.dynamodb.conditions import Attr
 
 from scrip.domain.errors import NotFound
 from scrip.domain.webhooks import Delivery, DeliveryStatus, Endpoint, EndpointStatus
@@ -158,12 +158,8 @@ def save_endpoint(endpoint: Endpoint, secret_ciphertext: bytes | None, *, previo
 
 
 def get_endpoint(org_id: str, endpoint_id: str) -> Endpoint | None:
-    got = (
-        table.client()
-        .get_item(TableName=table.table_name(), Key=_endpoint_key(org_id, endpoint_id), ConsistentRead=True)
-        .get("Item")
-    )
-    return _endpoint(got) if got else None
+    found = get_endpoint_with_secret(org_id, endpoint_id)
+    return found[0] if found else None
 
 
 def get_endpoint_with_secret(org_id: str, endpoint_id: str) -> tuple[Endpoint, bytes] | None:
@@ -403,20 +399,8 @@ def require_delivery(org_id: str, delivery_id: str) -> Delivery:
 
 
 def _get_deliveries(org_id: str, delivery_ids: list[str]) -> dict[str, Delivery]:
-    found: dict[str, Delivery] = {}
-    for start in range(0, len(delivery_ids), 100):
-        request: dict[str, Any] = {
-            table.table_name(): {
-                "Keys": [_delivery_key(org_id, i) for i in delivery_ids[start : start + 100]],
-                "ConsistentRead": True,
-            }
-        }
-        while request:
-            response = table.client().batch_get_item(RequestItems=request)
-            for item in response.get("Responses", {}).get(table.table_name(), []):
-                found[item["id"]] = _delivery(item)
-            request = response.get("UnprocessedKeys") or {}
-    return found
+    found = listing.read_items([_delivery_key(org_id, i) for i in delivery_ids])
+    return {str(i["id"]): _delivery(i) for i in found}
 
 
 def delivery_page(
@@ -481,18 +465,6 @@ def outcomes_since(org_id: str, endpoint_id: str, since: datetime) -> tuple[int,
 
 
 def due(hour: datetime, until: datetime) -> list[dict[str, Any]]:
-    limit = (items.timestamp(until) or "") + "\uffff"
-    found: list[dict[str, Any]] = []
-    for shard in range(DUE_SHARDS):
-        params: dict[str, Any] = {
-            "TableName": table.table_name(),
-            "KeyConditionExpression": Key("PK").eq(_due_partition(hour, shard)) & Key("SK").lte(limit),
-            "ConsistentRead": True,
-        }
-        while True:
-            response = table.client().query(**params)
-            found.extend(response.get("Items", []))
-            if "LastEvaluatedKey" not in response:
-                break
-            params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-    return found
+    """Retries of one hour (every shard) due at or before ``until``."""
+    last = (items.timestamp(until) or "") + "\uffff"
+    return [entry for shard in range(DUE_SHARDS) for entry in listing.read_up_to(_due_partition(hour, shard), last)]

@@ -21,7 +21,7 @@ from pydantic import (
 
 from scrip.api.schemas.common import RequestModel
 from scrip.api.schemas.ledger import JournalEntryResponse
-from scrip.domain.clock import parse_rfc3339, to_rfc3339
+from scrip.domain.clock import parse_rfc3339, to_rfc3339, to_rfc3339_or_none
 from scrip.domain.errors import ValidationFailed
 from scrip.domain.events import (
     BATCH_LIMIT,
@@ -214,10 +214,6 @@ class RuleEvaluationResponse(BaseModel):
         )
 
 
-def _moment(value: datetime | None) -> str | None:
-    return to_rfc3339(value) if value else None
-
-
 class EventResponse(BaseModel):
     id: str
     program_id: str
@@ -253,7 +249,7 @@ class EventResponse(BaseModel):
             "retry_count": event.attempts,
             "created_at": to_rfc3339(event.created_at),
             "received_at": to_rfc3339(event.received_at),
-            "processed_at": _moment(event.processed_at),
+            "processed_at": to_rfc3339_or_none(event.processed_at),
             "updated_at": to_rfc3339(event.updated_at),
         }
 

@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import BaseModel, Field, StringConstraints
 
 from scrip.api.schemas.common import RequestModel
-from scrip.domain.clock import to_rfc3339
+from scrip.domain.clock import to_rfc3339, to_rfc3339_or_none
 from scrip.domain.webhooks import Delivery, DeliveryStatus, Endpoint, EndpointStatus, WebhookType
 
 MAX_PAGE = 100
@@ -73,10 +73,6 @@ class EndpointWithSecret(EndpointResponse):
         return cls(**cls.fields_of(endpoint), secret=secret)
 
 
-def _moment(value: Any) -> str | None:
-    return to_rfc3339(value) if value else None
-
-
 class DeliveryResponse(BaseModel):
     id: str
     webhook_endpoint_id: str
@@ -104,9 +100,9 @@ class DeliveryResponse(BaseModel):
             "status": delivery.status,
             "attempt_count": delivery.attempt_count,
             "max_attempts": delivery.max_attempts,
-            "next_attempt_at": _moment(delivery.next_attempt_at),
-            "last_attempt_at": _moment(delivery.last_attempt_at),
-            "delivered_at": _moment(delivery.delivered_at),
+            "next_attempt_at": to_rfc3339_or_none(delivery.next_attempt_at),
+            "last_attempt_at": to_rfc3339_or_none(delivery.last_attempt_at),
+            "delivered_at": to_rfc3339_or_none(delivery.delivered_at),
             "last_response_status": delivery.last_response_status,
             "error_code": delivery.error_code,
             "resend_seq": delivery.resend_seq,
