@@ -1,5 +1,11 @@
 """Make moto's DynamoDB behave like DynamoDB where the local stack depends on it.
 
+Each patch replaces a method or property of the one moto class whose behaviour it corrects,
+and nothing else: no module-level function (``copy.deepcopy`` included) is ever swapped, since
+handler threads run alongside moto in the same process. The patches are written against one
+moto version (``TESTED_MOTO_VERSION``); ``apply`` refuses any other, so an upgrade re-checks
+them instead of silently patching code that changed.
+
 Measured problems of moto 5.2.5 that these patches fix (see DEVELOPERS.md):
 
 * ``TransactWriteItems`` deep-copies every table it touches so it can roll back (230 ms at
@@ -26,20 +32,42 @@ from __future__ import annotations
 import copy
 import threading
 from collections import defaultdict
+from importlib import metadata
 from typing import Any
 
 from sortedcontainers import SortedDict
 
+TESTED_MOTO_VERSION = "5.2.5"  # requirements-dev.txt pins the same version
+
 _LOCK = threading.RLock()
 _applied = False
+# Set while this thread runs moto's TransactWriteItems, whose table backup the undo log replaces.
+_backing_up = threading.local()
 _MAX_CHAR = "\U0010ffff"
 _OPERATORS = {"=": "EQ", "<": "LT", "<=": "LE", ">": "GT", ">=": "GE"}
+
+
+class UnsupportedMoto(RuntimeError):
+    """The installed moto is not the version these patches were written and tested against."""
+
+
+def _installed_moto() -> str:
+    return metadata.version("moto")
+
+
+def check_moto_version(installed: str) -> None:
+    if installed != TESTED_MOTO_VERSION:
+        raise UnsupportedMoto(
+            f"scrip_local.moto_patches fix moto {TESTED_MOTO_VERSION}, not the installed {installed}: "
+            "install the pinned version (requirements-dev.txt), or check each patch against the new one"
+        )
 
 
 def apply() -> None:
     global _applied
     if _applied:
         return
+    check_moto_version(_installed_moto())
     _applied = True
     _serialise_requests()
     _sorted_partitions()
@@ -50,6 +78,7 @@ def apply() -> None:
 
 
 def _serialise_requests() -> None:
+    """moto serves DynamoDB requests unsynchronised: two threads could both pass one condition."""
     from moto.dynamodb.responses import DynamoHandler
     from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 
@@ -64,6 +93,7 @@ def _serialise_requests() -> None:
 
 
 def _sorted_partitions() -> None:
+    """moto's ``Table.query`` walks and sorts the whole table; here it reads one key range."""
     from moto.dynamodb.models import table as table_module
     from moto.dynamodb.models.dynamo_type import DynamoType
 
@@ -176,9 +206,11 @@ def _bounds(comparison: str | None, objs: list[Any], dynamo_type: Any) -> tuple[
 
 
 def _undo_log_transactions() -> None:
+    """moto's TransactWriteItems deep-copies every table it touches; here an undo log per item."""
     from moto.dynamodb.exceptions import MultipleTransactionsException, TransactionCanceledException
     from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.table import Table
 
     original = DynamoDBBackend.transact_write_items
 
@@ -211,19 +243,9 @@ def _undo_log_transactions() -> None:
             if table.stream_shard is not None:
                 shard_lengths.setdefault(table.name, len(table.stream_shard.items))
 
-        # moto backs up whole tables through copy.deepcopy(Table); hand it the live table
-        # instead (the undo log restores what is needed).
-        original_deepcopy = copy.deepcopy
-        from moto.dynamodb.models.table import Table
-
-        def shallow_for_tables(value: Any, memo: Any = None) -> Any:
-            if isinstance(value, Table):
-                return value
-            return original_deepcopy(value, memo)
-
-        import moto.dynamodb.models as backend_module
-
-        backend_module.copy.deepcopy = shallow_for_tables  # type: ignore[attr-defined]
+        # moto backs up whole tables with copy.deepcopy(table): Table.__deepcopy__ below hands
+        # it the live table while this thread runs the transaction (the undo log restores).
+        _backing_up.active = True
         try:
             original(self, transact_items)
         except (TransactionCanceledException, MultipleTransactionsException, Exception):
@@ -234,8 +256,18 @@ def _undo_log_transactions() -> None:
                 del shard.items[length:]
             raise
         finally:
-            backend_module.copy.deepcopy = original_deepcopy  # type: ignore[attr-defined]
+            _backing_up.active = False
 
+    def __deepcopy__(self: Any, memo: dict[int, Any]) -> Any:
+        if getattr(_backing_up, "active", False):
+            return self
+        # Any other copy is a real one, made as copy.deepcopy makes it for a plain object.
+        clone = object.__new__(type(self))
+        memo[id(self)] = clone
+        clone.__dict__.update(copy.deepcopy(self.__dict__, memo))
+        return clone
+
+    Table.__deepcopy__ = __deepcopy__  # type: ignore[attr-defined]
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
 
 
@@ -256,6 +288,7 @@ def _restore(table: Any, hash_value: Any, range_value: Any, previous: Any) -> No
 
 
 def _no_records_for_unchanged_items() -> None:
+    """moto's stream records a write that changes nothing; DynamoDB records none."""
     from moto.dynamodb.models.table import StreamShard
 
     original_add = StreamShard.add
@@ -285,6 +318,7 @@ def _json_default(value: Any) -> Any:
 
 
 def _direct_json_for_item_reads() -> None:
+    """moto serialises item reads and stream records through botocore's shapes, ~2.5 ms an item."""
     import json
 
     from moto.dynamodb.responses import DynamoResult
@@ -300,21 +334,26 @@ def _direct_json_for_item_reads() -> None:
     DynamoResult.execute_result = execute_result  # type: ignore[method-assign]
 
     # Stream records are plain JSON structures too; the shape walk cost ~120 ms per GetRecords
-    # page of event items (their images carry evaluations and payloads).
+    # page of event items (their images carry evaluations and payloads). Every moto service
+    # answers with ActionResult, so only GetRecords answers with this subclass of it.
     from moto.core.responses import ActionResult
+    from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 
-    original_action = ActionResult.execute_result
+    class StreamRecordsResult(ActionResult):
+        def execute_result(self, context: Any) -> Any:
+            body = json.dumps(self.result, default=_json_default, separators=(",", ":"))
+            return 200, {"Content-Type": "application/x-amz-json-1.0"}, body
 
-    def execute_action_result(self: Any, context: Any) -> Any:
-        if context.operation_model.name != "GetRecords" or context.service_model.service_name != "dynamodbstreams":
-            return original_action(self, context)
-        body = json.dumps(self.result, default=_json_default, separators=(",", ":"))
-        return 200, {"Content-Type": "application/x-amz-json-1.0"}, body
+    original_get_records = DynamoDBStreamsHandler.get_records
 
-    ActionResult.execute_result = execute_action_result  # type: ignore[method-assign]
+    def get_records(self: Any) -> Any:
+        return StreamRecordsResult(original_get_records(self).result)
+
+    DynamoDBStreamsHandler.get_records = get_records  # type: ignore[method-assign]
 
 
 def _sqs_without_queue_walks() -> None:
+    """moto's SQS counts every queue's messages (four walks) to receive or send one message."""
     from moto.core.utils import unix_time
     from moto.sqs.models import Queue, SQSBackend
 

@@ -122,19 +122,20 @@ def test_every_valid_action_type_is_accepted(api: Api, world: dict[str, Any]) ->
             "target": {"type": "PARTICIPANT", "external_id": "event.referrer_id"},
         },
     ]
-    response = api.post(
-        "/v1/rules",
-        json=_rule(
-            world,
-            actions=actions,
-            budgets=[{"asset_id": points, "limit": "10000.00", "schedule_type": "INTERVAL", "interval": "720h"}],
-        ),
-    )
-    assert response.status_code == 201, response.text
-    rule = response.json()
-    assert [a["type"] for a in rule["actions"]] == [a["type"] for a in actions]
-    (budget,) = rule["budgets"]
-    assert budget["limit"] == "10000" and budget["consumed"] == "0" and budget["next_reset_at"]
+    for half in (actions[:6], actions[6:]):  # a rule has at most 10 actions
+        response = api.post(
+            "/v1/rules",
+            json=_rule(
+                world,
+                actions=half,
+                budgets=[{"asset_id": points, "limit": "10000.00", "schedule_type": "INTERVAL", "interval": "720h"}],
+            ),
+        )
+        assert response.status_code == 201, response.text
+        rule = response.json()
+        assert [a["type"] for a in rule["actions"]] == [a["type"] for a in half]
+        (budget,) = rule["budgets"]
+        assert budget["limit"] == "10000" and budget["consumed"] == "0" and budget["next_reset_at"]
 
 
 def test_update_versions_and_archive(api: Api, world: dict[str, Any]) -> None:

@@ -191,6 +191,16 @@ def test_wildcard_with_other_types_is_accepted(api: Api) -> None:
         "https://[fe80::1]/",
         "https://[::ffff:10.0.0.1]/",
         "https://[::ffff:169.254.169.254]/",
+        # IPv4 embedded in IPv6 is judged by the IPv4 address: IPv4-compatible, 6to4, NAT64, Teredo.
+        "https://[::127.0.0.1]/",
+        "https://[::10.0.0.1]/",
+        "https://[::169.254.169.254]/",
+        "https://[2002:a00:1::1]/",
+        "https://[2002:a9fe:a9fe::]/",
+        "https://[64:ff9b::10.0.0.1]/",
+        "https://[64:ff9b::a9fe:a9fe]/",
+        "https://[64:ff9b:1::808:808]/",
+        "https://[2001:0:4136:e378:8000:63bf:f5ff:fffe]/",
         "https://2130706433/",
         "https://0x7f000001/",
         "https://127.1/",
@@ -205,6 +215,7 @@ def test_wildcard_with_other_types_is_accepted(api: Api) -> None:
         "8.8.8.8/hook",
         "https:///hook",
         "https://8.8.8.8:99999/hook",
+        "https://8.8.8.8:0/hook",
     ],
 )
 def test_create_refuses_urls(api: Api, url: str) -> None:
@@ -214,7 +225,8 @@ def test_create_refuses_urls(api: Api, url: str) -> None:
 
 
 def test_public_literal_addresses_are_accepted(api: Api) -> None:
-    for url in (PUBLIC_URL, "https://1.1.1.1:8443/in?x=1", "https://[2606:4700:4700::1111]/hook"):
+    embedding_public = ("https://[2002:808:808::1]/hook", "https://[64:ff9b::8.8.8.8]/hook")
+    for url in (PUBLIC_URL, "https://1.1.1.1:8443/in?x=1", "https://[2606:4700:4700::1111]/hook", *embedding_public):
         assert create_endpoint(api, url)["url"] == url
 
 

@@ -8,7 +8,6 @@ raced.
 
 from __future__ import annotations
 
-import json
 import threading
 import uuid
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+from botocore.exceptions import ClientError
 
 from scrip.domain.assets import InventoryMode, IssuancePolicy
 from scrip.domain.events import EventStatus, Submission
@@ -28,9 +27,10 @@ from scrip.services import rules as rule_service
 from scrip.storage import events as event_store
 from scrip.storage import ledger as ledger_store
 from scrip.storage import state as state_store
-from scrip.storage import transactions, unit_of_work
+from scrip.storage import table, transactions, unit_of_work
 from tests.integration import ledger_invariants
 from tests.integration.ledger_world import make_world
+from tests.integration.processing import race_two_processors, sqs_event, state_history
 
 PROCESSOR = "EventProcessorFunction"
 
@@ -69,24 +69,6 @@ def _ingest(org: str, program: str, participant: str, amount: int = 10) -> str:
     return event.id
 
 
-def _sqs_event(org: str, event_id: str) -> dict[str, Any]:
-    return {
-        "Records": [
-            {
-                "messageId": str(uuid.uuid4()),
-                "receiptHandle": "handle",
-                "body": json.dumps({"organization_id": org, "event_id": event_id}),
-                "attributes": {"ApproximateReceiveCount": "1"},
-                "messageAttributes": {},
-                "md5OfBody": "",
-                "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:EventQueue",
-                "awsRegion": "us-east-1",
-            }
-        ]
-    }
-
-
 def _available(org: str, participant: str, asset: str) -> Decimal:
     return ledger_store.read_balance(org, participant_account(participant), asset).balance.available
 
@@ -106,8 +88,8 @@ def test_a_message_delivered_twice_changes_the_ledger_once(stack: Any) -> None:
     event_id = _ingest(org, program, participant)
     processor = stack.functions[PROCESSOR]
 
-    first = processor.invoke(_sqs_event(org, event_id))
-    second = processor.invoke(_sqs_event(org, event_id))
+    first = processor.invoke(sqs_event(org, event_id))
+    second = processor.invoke(sqs_event(org, event_id))
 
     assert first == {"batchItemFailures": []} and second == {"batchItemFailures": []}
     assert event_store.require(org, event_id).status is EventStatus.COMPLETED
@@ -167,20 +149,23 @@ def test_a_crash_after_the_commit_is_not_applied_twice(stack: Any, monkeypatch: 
     real_commit = transactions.commit_now
     crashed: list[int] = []
 
+    class ContainerDied(BaseException):
+        """Not an ``Exception``: a dying container is nothing the processor can catch and record."""
+
     def commit_then_crash(writes: Any) -> None:
         real_commit(writes)
         if not crashed and any(w.params.get("Item", {}).get("entity") == "EVENT" for w in writes):
             crashed.append(len(writes))
-            raise RuntimeError("the Lambda container died after the commit")
+            raise ContainerDied("the Lambda container died after the commit")
 
     monkeypatch.setattr(transactions, "commit_now", commit_then_crash)
-    # Every record of the batch failed: powertools fails the invocation, and SQS redelivers.
-    with pytest.raises(BatchProcessingError):
-        stack.functions[PROCESSOR].invoke(_sqs_event(org, event_id))
+    # The invocation dies: SQS redelivers the message after its visibility timeout.
+    with pytest.raises(ContainerDied):
+        stack.functions[PROCESSOR].invoke(sqs_event(org, event_id))
     assert crashed
     assert event_store.require(org, event_id).status is EventStatus.COMPLETED
 
-    redelivered = stack.functions[PROCESSOR].invoke(_sqs_event(org, event_id))
+    redelivered = stack.functions[PROCESSOR].invoke(sqs_event(org, event_id))
     assert redelivered == {"batchItemFailures": []}
     assert event_store.require(org, event_id).status is EventStatus.COMPLETED
     assert _available(org, participant, asset) == 10
@@ -192,27 +177,9 @@ def test_two_processors_racing_on_one_event_apply_it_once(stack: Any, monkeypatc
     caller, program, asset, (participant,) = _world(stack)
     org = caller.organization_id
     event_id = _ingest(org, program, participant)
-    both_planned = threading.Barrier(2, timeout=10)
-    real_commit = unit_of_work.UnitOfWork.commit
-    waited: list[bool] = []
+    waited, results = race_two_processors(monkeypatch, org, event_id)
 
-    def commit_together(self: unit_of_work.UnitOfWork, extra: Any = None) -> None:
-        if len(waited) < 2:
-            waited.append(True)
-            both_planned.wait()  # both have read the same event version and balances
-        real_commit(self, extra)
-
-    monkeypatch.setattr(unit_of_work.UnitOfWork, "commit", commit_together)
-    results: list[Any] = []
-    threads = [
-        threading.Thread(target=lambda: results.append(event_processing.process(org, event_id))) for _ in range(2)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-    assert len(waited) == 2
+    assert waited == 2
     assert sorted(str(r.status) for r in results) == ["COMPLETED", "None"]
     assert _available(org, participant, asset) == 10
     assert _counter(org, participant) == 1
@@ -283,3 +250,76 @@ def test_events_of_different_participants_commit_independently(stack: Any) -> No
     for person in people:
         assert _available(org, person, asset) == 10
         assert _counter(org, person) == 1
+
+
+class _RecordingClient:
+    """The DynamoDB client, keeping the items and cancellation reasons of refused transactions."""
+
+    def __init__(self, real: Any) -> None:
+        self._real = real
+        self.cancelled: list[tuple[list[dict[str, Any]], list[str]]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+    def transact_write_items(self, **kwargs: Any) -> Any:
+        try:
+            return self._real.transact_write_items(**kwargs)
+        except ClientError as error:
+            reasons = [r.get("Code", "None") for r in error.response.get("CancellationReasons", [])]
+            self.cancelled.append((kwargs["TransactItems"], reasons))
+            raise
+
+
+def _entities(items: list[dict[str, Any]]) -> set[str]:
+    return {str(next(iter(item.values())).get("Item", {}).get("entity")) for item in items}
+
+
+def _refused_items(items: list[dict[str, Any]], reasons: list[str]) -> set[str]:
+    """The ``entity`` of each item whose condition refused the transaction."""
+    refused = set()
+    for item, reason in zip(items, reasons, strict=False):
+        if reason == "ConditionalCheckFailed":
+            body = next(iter(item.values()))
+            refused.add(str(body.get("Item", {}).get("entity") or body.get("Key")))
+    return refused
+
+
+def test_two_processors_racing_on_condition_free_state_actions_apply_them_once(
+    stack: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """TAG, SET_ATTRIBUTE and COUNTER have no balance condition: the event's version refuses the loser."""
+    caller, program, _, (participant,) = make_world(stack, IssuancePolicy.UNLIMITED, InventoryMode.SIMPLE)
+    rule_service.create_rule(
+        caller,
+        program_id=program,
+        name="Regulars",
+        condition="event.type == 'purchase'",
+        actions=[
+            {"type": "TAG", "tag": "regular"},
+            {"type": "SET_ATTRIBUTE", "key": "last_amount", "value": "event.amount"},
+            {"type": "COUNTER", "key": "purchases", "value": "1"},
+        ],
+    )
+    org = caller.organization_id
+    event_id = _ingest(org, program, participant)
+    client = _RecordingClient(table.client())
+    monkeypatch.setattr(table, "client", lambda: client)
+    waited, results = race_two_processors(monkeypatch, org, event_id)
+
+    assert waited == 2
+    assert sorted(str(r.status) for r in results) == ["COMPLETED", "None"]
+    # The state writes carry conditions of their own; the version guard must refuse the loser too.
+    # (Enrolling the participant may race too: only the commits that carry the event count here.)
+    refused = [_refused_items(*c) for c in client.cancelled if "EVENT" in _entities(c[0])]
+    assert len(refused) == 1 and "EVENT" in refused[0], refused
+    owner = Owner(OwnerKind.PARTICIPANT, participant)
+    history = state_history(org, owner)
+    assert sorted((c.state_type.value, c.key, c.old_value, c.new_value) for c in history) == [
+        ("attribute", "last_amount", None, "10"),
+        ("counter", "purchases", None, "1"),
+        ("tag", "regular", None, "regular"),
+    ]
+    event = event_store.require(org, event_id)
+    assert (event.status, event.attempts, len(event.rule_evaluations)) == (EventStatus.COMPLETED, 1, 1)
+    assert len(event.state_changes) == 3

@@ -223,3 +223,77 @@ def test_item_reads_return_every_attribute_type_intact(dynamodb: Any, table_name
             and found["bs"]["BS"] == [b"x"]
         )
     assert queried["Count"] == 1 and queried["ScannedCount"] == 1
+
+
+def _moto_table(name: str) -> Any:
+    from moto.dynamodb.models import dynamodb_backends
+
+    from scrip_local.emulator import ACCOUNT_ID
+
+    return dynamodb_backends[ACCOUNT_ID]["us-east-1"].get_table(name)
+
+
+def test_deepcopy_stays_the_standard_librarys_while_a_transaction_runs(
+    dynamodb: Any, table_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The transaction's table backup is skipped for moto's own copy only: a handler thread that
+    deep-copies meanwhile gets the standard library's function and a real copy."""
+    import copy
+    import threading
+
+    from moto.dynamodb.models import DynamoDBBackend
+
+    dynamodb.put_item(TableName=table_name, Item={"PK": {"S": "a"}, "SK": {"S": "1"}})
+    table = _moto_table(table_name)
+    seen: dict[str, Any] = {}
+    original_put = DynamoDBBackend.put_item
+
+    def spying_put(self: Any, *args: Any, **kwargs: Any) -> Any:
+        def handler_thread() -> None:
+            seen["handler deepcopy"] = copy.deepcopy
+            seen["handler copy is live"] = copy.deepcopy(table) is table
+
+        thread = threading.Thread(target=handler_thread)
+        thread.start()
+        thread.join()
+        seen["transaction deepcopy"] = copy.deepcopy
+        return original_put(self, *args, **kwargs)
+
+    monkeypatch.setattr(DynamoDBBackend, "put_item", spying_put)
+    dynamodb.transact_write_items(TransactItems=[_put("b", "1", table_name, v="new")])
+
+    for where in ("handler deepcopy", "transaction deepcopy"):
+        assert (seen[where].__module__, seen[where].__qualname__) == ("copy", "deepcopy"), where
+    assert seen["handler copy is live"] is False
+
+
+def test_a_table_copied_outside_a_transaction_is_a_real_copy(dynamodb: Any, table_name: str) -> None:
+    import copy
+
+    dynamodb.put_item(TableName=table_name, Item={"PK": {"S": "a"}, "SK": {"S": "1"}, "v": {"S": "x"}})
+    table = _moto_table(table_name)
+    clone = copy.deepcopy(table)
+    assert clone is not table and clone.stream_shard.table is clone
+    dynamodb.put_item(TableName=table_name, Item={"PK": {"S": "a"}, "SK": {"S": "2"}})
+    assert len(list(clone.all_items())) == 1 and len(list(table.all_items())) == 2
+
+
+def test_the_patches_refuse_an_untested_moto(monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto.dynamodb.responses import DynamoHandler
+
+    from scrip_local import moto_patches
+
+    monkeypatch.setattr(moto_patches, "_applied", False)
+    monkeypatch.setattr(moto_patches, "_installed_moto", lambda: "5.3.0")
+    before = DynamoHandler.call_action
+    with pytest.raises(moto_patches.UnsupportedMoto, match=r"5\.2\.5.*5\.3\.0"):
+        moto_patches.apply()
+    assert DynamoHandler.call_action is before
+
+
+def test_the_installed_moto_is_the_tested_one() -> None:
+    from importlib import metadata
+
+    from scrip_local import moto_patches
+
+    assert metadata.version("moto") == moto_patches.TESTED_MOTO_VERSION

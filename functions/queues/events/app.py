@@ -1,9 +1,10 @@
 """SQS consumer: process events (03 §2), one message per event.
 
 Processing is exactly-once whatever SQS delivers: the event's effects and its move to
-COMPLETED are one transaction guarded by the event's version. A message that raises (an
-unexpected error, not a refused action) returns to the queue and, after the queue's
-maxReceiveCount, to its dead-letter queue.
+COMPLETED are one transaction guarded by the event's version. An error in an attempt is
+recorded on the event as a failed attempt; only a message whose failure could not even be
+recorded (the table unreachable) raises, returns to the queue and, after the queue's
+maxReceiveCount, to its dead-letter queue, and the event sweep picks its event up.
 """
 
 import json

@@ -2,6 +2,7 @@
 
 from scrip.api.endpoint import HttpEndpoint
 from scrip.api.schemas.rules import ConditionCheck, ConditionCheckResult
+from scrip.domain.cel_cost import MAX_ITERATIONS
 from scrip.services import rules
 
 endpoint = HttpEndpoint()
@@ -12,7 +13,9 @@ NOTE = "Validation covers syntax only; field references are not checked against 
     "/v1/rules/validate",
     summary="Validate a CEL condition",
     description="Always 200: `valid` says whether it compiles (with the error's position when known). "
-    "Expressions are limited to 4,096 characters and 32 levels of nesting.",
+    "Expressions are limited to 4,096 characters and 32 levels of nesting, and refused when their worst case may "
+    "cost too much to evaluate (comprehensions over large or nested ranges, scans of long lists); an evaluation "
+    f"steps through at most {MAX_ITERATIONS} comprehension elements.",
     tags=["Rules"],
 )
 def validate_condition(body: ConditionCheck) -> ConditionCheckResult:

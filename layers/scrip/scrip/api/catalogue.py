@@ -30,7 +30,12 @@ def load_module(functions_root: Path, handler_file: Path) -> ModuleType:
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        # A half-run module left behind would be served, without its route, on the next call.
+        del sys.modules[name]
+        raise
     return module
 
 

@@ -20,7 +20,10 @@ Conventions (01-platform §4): amounts are decimal strings; ids are lowercase UU
 with `limit` (1-200, default 50; outside the range → 400) and an opaque `cursor`, stable under
 concurrent inserts; every error body is `{code, message, details?, request_id}` and every
 response carries `X-Request-Id`. Unknown routes answer `404 not_found` (API Gateway cannot
-tell a known path with another method apart, so there is no 405).
+tell a known path with another method apart, so there is no 405). Request bodies are JSON in
+UTF-8: `Content-Type: application/json` in any letter case, with no charset or `utf-8`, or no
+`Content-Type` at all; any other media type is `415 unsupported_media_type`, a body that is not
+UTF-8 is `400 validation_error`, and a body sent with GET or DELETE is ignored.
 """
 
 

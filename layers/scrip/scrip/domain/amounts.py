@@ -7,7 +7,9 @@ from decimal import Decimal
 
 from scrip.domain.errors import InvalidScale, ValidationFailed
 
-# Optional sign, digits, optional fraction: no exponent, separators or whitespace.
+# Optional sign, digits, optional fraction: no exponent, separators or whitespace. Checked with
+# ``fullmatch``: with ``match`` the ``$`` also matches before a trailing newline (``"5\n"``); the
+# anchors stay because the pattern is published in the OpenAPI document, where they are needed.
 _DECIMAL_TEXT = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
 DECIMAL_PATTERN = _DECIMAL_TEXT.pattern
 MAX_SCALE = 18
@@ -16,7 +18,7 @@ MAX_DIGITS = 38
 
 def parse_decimal(text: object, *, field: str, allow_negative: bool = False) -> Decimal:
     """Parse an API decimal string; a malformed value is a ``validation_error``."""
-    if not isinstance(text, str) or not _DECIMAL_TEXT.match(text):
+    if not isinstance(text, str) or not _DECIMAL_TEXT.fullmatch(text):
         raise ValidationFailed(
             f'{field} must be a decimal string such as "100" or "12.50"',
             field=field,

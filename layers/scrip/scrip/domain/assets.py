@@ -77,7 +77,7 @@ def new_asset(
     max_transaction_amount: Decimal | None,
     now: datetime,
 ) -> Asset:
-    if not SYMBOL_PATTERN.match(symbol):
+    if not SYMBOL_PATTERN.fullmatch(symbol):
         raise ValidationFailed(
             "symbol must be 1-16 letters or digits",
             field="symbol",

@@ -15,8 +15,11 @@ Scrip's rules are written for cel-go; cel-python 0.5.0 differs where rules notic
 
 The environment is built once per container and programs are cached by expression text (a
 rule version's text never changes), so the ~200 ms environment build and the compile stay out
-of the per-event path. Expressions are bounded in length and nesting depth, so one hostile rule
-cannot make every event of its program expensive.
+of the per-event path. Expressions are bounded in length and nesting depth, and their cost is
+bounded before they run (``cel_cost``): cel-python cannot be interrupted, so one hostile rule
+could otherwise hold every event of its program. While evaluating, comprehensions may step at
+most ``cel_cost.MAX_ITERATIONS`` times in all; any failure of an evaluation, whatever Python
+raised, is an evaluation error of the expression, never an escape.
 """
 
 from __future__ import annotations
@@ -25,9 +28,11 @@ import logging
 import math
 import re
 import shutil
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, DecimalException
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
@@ -35,8 +40,11 @@ from typing import Any
 import celpy
 import lark
 from celpy import celparser, celtypes
+from celpy import evaluation as celpy_evaluation
 from celpy.celparser import CELParseError, CELParser
 from celpy.evaluation import CELEvalError, TranspilerTree
+
+from scrip.domain import cel_cost
 
 MAX_EXPRESSION_LENGTH = 4096
 MAX_NESTING = 32
@@ -49,6 +57,47 @@ class CelError(Exception):
     def __init__(self, message: str, line: int | None = None, column: int | None = None) -> None:
         super().__init__(message)
         self.message, self.line, self.column = message, line, column
+
+
+class CostlyExpression(CelError):
+    """Valid CEL that may cost more than an evaluation is allowed (``cel_cost``)."""
+
+
+class IterationLimit(Exception):
+    """An evaluation stepped through more comprehension elements than allowed.
+
+    Not one of the exceptions cel-python turns into values, so it ends the evaluation at once.
+    """
+
+
+class _Iterations(threading.local):
+    remaining: int | None = None  # None outside an evaluation of ours
+
+
+_ITERATIONS = _Iterations()
+
+
+def _counting(method: Callable[..., Any]) -> Callable[..., Any]:
+    """Every comprehension step makes an activation (``clone`` when interpreted,
+    ``nested_activation`` when compiled): counting them bounds an evaluation's steps."""
+
+    def counted(self: Any, *args: Any, **kwargs: Any) -> Any:
+        remaining = _ITERATIONS.remaining
+        if remaining is not None:
+            if remaining <= 0:
+                raise IterationLimit(
+                    f"the expression stepped through more than {cel_cost.MAX_ITERATIONS} comprehension elements"
+                )
+            _ITERATIONS.remaining = remaining - 1
+        return method(self, *args, **kwargs)
+
+    return counted
+
+
+celpy_evaluation.Activation.clone = _counting(celpy_evaluation.Activation.clone)  # type: ignore[method-assign]
+celpy_evaluation.Activation.nested_activation = _counting(  # type: ignore[method-assign]
+    celpy_evaluation.Activation.nested_activation
+)
 
 
 _NUMERIC = (celtypes.IntType, celtypes.UintType, celtypes.DoubleType)
@@ -103,6 +152,9 @@ _unequal_across_kinds()
 # The compiled runner logs every failed evaluation as an internal error before we fall back
 # to the interpreter (a missing field is ordinary): keep those out of the function's logs.
 logging.getLogger("celpy.Transpiler").setLevel(logging.CRITICAL)
+# Its function wrappers log every exception they pass on at ERROR, arguments and all (a whole
+# event's list): the evaluation records the error itself.
+logging.getLogger("celpy.celpy.evaluation").setLevel(logging.CRITICAL)
 
 _ARITHMETIC = {
     "__add__": lambda a, b: a + b,
@@ -142,8 +194,17 @@ _promote_mixed_arithmetic()
 
 def _round_half_away(value: Any, digits: Any) -> celtypes.DoubleType:
     places = int(digits)
+    if not 0 <= places <= cel_cost.MAX_ROUND_DIGITS:  # a literal is refused at validation already
+        raise ValueError(f"round() takes 0 to {cel_cost.MAX_ROUND_DIGITS} decimal places, not {places}")
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(f"round() of a non-finite number ({number})")
     quantum = Decimal(1).scaleb(-places)
-    return celtypes.DoubleType(float(Decimal(str(float(value))).quantize(quantum, rounding=ROUND_HALF_UP)))
+    try:
+        rounded = Decimal(repr(number)).quantize(quantum, rounding=ROUND_HALF_UP)
+    except DecimalException:  # more digits than the context holds: the number is too large to round there
+        return celtypes.DoubleType(number)
+    return celtypes.DoubleType(float(rounded))
 
 
 def _get(container: Any, key: Any, default: Any) -> Any:
@@ -153,17 +214,41 @@ def _get(container: Any, key: Any, default: Any) -> Any:
         return default
 
 
+def _frozen(value: Any) -> Any:
+    """A hashable stand-in with the same equality (numbers hash by value across int and double)."""
+    if isinstance(value, dict):
+        return frozenset((_frozen(k), _frozen(v)) for k, v in value.items())
+    if isinstance(value, list):
+        return tuple(_frozen(v) for v in value)
+    return value
+
+
+def _members(items: Any) -> set[Any]:
+    # Hashed, so that two lists from the event cost their lengths, not their product.
+    if not isinstance(items, list):
+        raise TypeError(f"sets functions take lists, not {type(items).__name__}")
+    return {_frozen(item) for item in items}
+
+
 def _sets_contains(items: Any, wanted: Any) -> celtypes.BoolType:
-    return celtypes.BoolType(all(w in items for w in wanted))
+    return celtypes.BoolType(_members(wanted) <= _members(items))
 
 
 def _sets_intersects(items: Any, wanted: Any) -> celtypes.BoolType:
-    return celtypes.BoolType(any(w in items for w in wanted))
+    return celtypes.BoolType(not _members(items).isdisjoint(_members(wanted)))
+
+
+def _string(value: Any) -> celtypes.StringType:
+    """cel-go's string() takes scalars; cel-python's would spell out a whole list of the event."""
+    if isinstance(value, (list, dict)):
+        raise TypeError(f"no such overload: string({type(value).__name__})")
+    return celtypes.StringType(value)
 
 
 FUNCTIONS: dict[str, Any] = {
     "get": _get,
     "round": _round_half_away,
+    "string": _string,
     "sets_contains": _sets_contains,
     "sets_intersects": _sets_intersects,
 }
@@ -228,7 +313,7 @@ def _load_parser() -> None:
     CELParser.CEL_PARSER = lark.Lark(grammar, cache=WORKING_CACHE, **parser_options())
 
 
-_CUSTOM_CALL = re.compile(r"\b(get|round|sets_contains|sets_intersects)\s*\(")
+_CUSTOM_CALL = re.compile(r"\b(get|round|string|sets_contains|sets_intersects)\s*\(")
 
 
 @cache
@@ -247,15 +332,39 @@ class Program:
     def evaluate(self, activation: dict[str, Any]) -> Any:
         values = {name: to_cel(value) for name, value in activation.items()}
         if self.fallback is None:
-            return self.runner.evaluate(values)
+            return _bounded(self.runner.evaluate, values)
         # The compiled runner evaluates both sides of && and || and wraps every error as an
         # opaque "evaluation error": on any error the interpreter decides, with CEL's
         # short-circuits (`has(event.x) && event.x == 1`) and the error's own kind.
         try:
-            result = self.runner.evaluate(values)
-        except (CELEvalError, TypeError, KeyError, ValueError, ZeroDivisionError):
-            return self.fallback.evaluate(values)
-        return self.fallback.evaluate(values) if isinstance(result, CELEvalError) else result
+            with _COMPILED_RUNNER:
+                result = _bounded(self.runner.evaluate, values)
+        except Exception as error:  # noqa: BLE001 - the interpreter tells which error it is
+            if _kind(error) is IterationLimit:  # the interpreter would only step as far again
+                raise IterationLimit(*error.args[2]) from None
+            return _bounded(self.fallback.evaluate, values)
+        return _bounded(self.fallback.evaluate, values) if isinstance(result, CELEvalError) else result
+
+
+def _kind(error: BaseException) -> Any:
+    """The Python exception a CELEvalError stands for (its second argument)."""
+    args = error.args
+    return args[1] if isinstance(error, CELEvalError) and len(args) > 2 else type(error)
+
+
+# The compiled runner keeps the activation and the result of the evaluation under way in its
+# module's globals: two threads evaluating at once (the local stack's handler threads) would
+# read each other's. A Lambda runs one evaluation at a time, so the lock costs it nothing.
+_COMPILED_RUNNER = threading.Lock()
+
+
+def _bounded(run: Callable[[Any], Any], values: dict[str, Any]) -> Any:
+    """One evaluation, allowed ``MAX_ITERATIONS`` comprehension steps (and its own activation)."""
+    _ITERATIONS.remaining = cel_cost.MAX_ITERATIONS + 1
+    try:
+        return run(values)
+    finally:
+        _ITERATIONS.remaining = None
 
 
 def check(text: str) -> None:
@@ -277,12 +386,18 @@ def compile_expression(text: str) -> Program:
     env = environment(compiled=compiled)
     try:
         ast = env.compile(rewritten)
+        cel_cost.estimate(ast)
+        fallback = environment().program(ast, functions=FUNCTIONS) if compiled else None
+        program = Program(text, env.program(ast, functions=FUNCTIONS), fallback)
     except CELParseError as error:
         raise CelError(
             str(error).splitlines()[0], getattr(error, "line", None), getattr(error, "column", None)
         ) from None
-    fallback = environment().program(ast, functions=FUNCTIONS) if compiled else None
-    return Program(text, env.program(ast, functions=FUNCTIONS), fallback)
+    except cel_cost.TooCostly as error:
+        raise CostlyExpression(str(error)) from None
+    except RecursionError:  # a long chain of operators (`1 + 1 + … + 1`) nests as deep as it is long
+        raise CelError("the expression chains too many operators to evaluate") from None
+    return program
 
 
 def to_cel(value: Any) -> Any:
@@ -305,14 +420,18 @@ def to_cel(value: Any) -> Any:
 
 
 def evaluate_condition(text: str, activation: dict[str, Any]) -> bool:
-    """True when the condition holds; a missing field or a type error makes it false (03 §4)."""
+    """True when the condition holds; a missing field or any evaluation error makes it false (03 §4)."""
     try:
         result = compile_expression(text).evaluate(activation)
-    except (CELEvalError, TypeError, KeyError, ValueError):
+    except Exception:  # noqa: BLE001 - whatever failed, the condition does not hold
         return False
     if isinstance(result, CELEvalError):
         return False
     return bool(result) if isinstance(result, (bool, celtypes.BoolType)) else False
+
+
+def _reason(error: BaseException) -> str:
+    return str(error.args[0]) if error.args else type(error).__name__
 
 
 def _missing_field(error: Any) -> bool:
@@ -327,10 +446,10 @@ def judge_condition(text: str, activation: dict[str, Any]) -> tuple[bool, str | 
     or a result that is not a bool, is an error the evaluation records as SKIPPED_ERROR."""
     try:
         result = compile_expression(text).evaluate(activation)
-    except (CELEvalError, TypeError, KeyError, ValueError, ZeroDivisionError) as error:
-        return False, None if _missing_field(
-            error
-        ) else f"condition evaluation failed: {error.args[0] if error.args else error}"
+    except CelError as error:  # a rule stored before a bound it now exceeds
+        return False, f"condition evaluation failed: {error.message}"
+    except Exception as error:  # noqa: BLE001 - every failure of an evaluation is its error (SKIPPED_ERROR)
+        return False, None if _missing_field(error) else f"condition evaluation failed: {_reason(error)}"
     if isinstance(result, CELEvalError):
         return False, None if _missing_field(result) else f"condition evaluation failed: {result.args[0]}"
     if not isinstance(result, (bool, celtypes.BoolType)):
@@ -342,9 +461,13 @@ def evaluate_value(text: str, activation: dict[str, Any]) -> Any:
     """Any expression's value as plain Python (strings for targets and references)."""
     try:
         result = compile_expression(text).evaluate(activation)
-    except (CELEvalError, TypeError, KeyError, ValueError, ZeroDivisionError) as error:
+    except CostlyExpression as error:
+        raise AmountError(f"expression {text!r} failed: {error.message}") from None
+    except CelError:
+        raise
+    except Exception as error:  # noqa: BLE001 - every failure of an evaluation is its error
         kind = MissingField if _missing_field(error) else AmountError
-        raise kind(f"expression {text!r} failed: {error.args[0] if error.args else error}") from None
+        raise kind(f"expression {text!r} failed: {_reason(error)}") from None
     if isinstance(result, CELEvalError):
         kind = MissingField if _missing_field(result) else AmountError
         raise kind(f"expression {text!r} failed: {result.args[0]}")
@@ -363,8 +486,10 @@ def evaluate_amount(text: str, activation: dict[str, Any]) -> Decimal:
     """An amount expression's value as an exact decimal, rounded to 15 significant digits."""
     try:
         result = compile_expression(text).evaluate(activation)
-    except (CELEvalError, TypeError, KeyError, ValueError) as error:
-        raise AmountError(f"amount expression failed: {error}") from None
+    except CelError as error:
+        raise AmountError(f"amount expression failed: {error.message}") from None
+    except Exception as error:  # noqa: BLE001 - every failure of an evaluation is its error
+        raise AmountError(f"amount expression failed: {_reason(error)}") from None
     if isinstance(result, CELEvalError) or not isinstance(result, (int, float)) or isinstance(result, bool):
         raise AmountError(f"amount expression did not produce a number: {result!r}")
     if isinstance(result, float) and not math.isfinite(result):

@@ -62,6 +62,18 @@ class IdempotencyConflict(ApiError):
     status, code = 409, "idempotency_conflict"
 
 
+class PayloadTooLarge(ApiError):
+    """What the request asks to store exceeds what one item (400 KB) or transaction (4 MB) holds."""
+
+    status, code = 413, "payload_too_large"
+
+
+class UnsupportedMediaType(ApiError):
+    """A request body in a media type other than ``application/json`` (UTF-8)."""
+
+    status, code = 415, "unsupported_media_type"
+
+
 class UnprocessableError(ApiError):
     """A well-formed request that the current state refuses (422 with a specific code)."""
 

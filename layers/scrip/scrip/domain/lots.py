@@ -166,6 +166,25 @@ def move(lots: list[Lot], need: Decimal | None, target: LotStatus, reference_id:
     return LotChanges(changed, new, processed, moved)
 
 
+def release(lots: list[Lot], need: Decimal | None, overdraft: Decimal) -> LotChanges:
+    """Release HELD value to AVAILABLE, repaying an ``overdraft`` of AVAILABLE first (04 §8.5).
+
+    The value that repays the overdraft backs no lot once released (as a credit into an
+    overdraft makes a lot of the excess only): that part of the held lots is consumed, oldest
+    first, and only the rest moves to AVAILABLE lots.
+    """
+    total = sum((lot.remaining for lot in lots), Decimal(0)) if need is None else need
+    repaid = consume(lots, min(overdraft, total)) if overdraft > 0 else LotChanges([], [], [], Decimal(0))
+    after = {lot.id: lot for lot in repaid.changed}
+    left = [after.get(lot.id, lot) for lot in lots]
+    moved = move([lot for lot in left if lot.remaining > 0], total - repaid.moved, LotStatus.AVAILABLE, None)
+    changed = {lot.id: lot for lot in [*repaid.changed, *moved.changed]}
+    taken: dict[str, Decimal] = {}
+    for lot_id, take in [*repaid.processed, *moved.processed]:
+        taken[lot_id] = taken.get(lot_id, Decimal(0)) + take
+    return LotChanges(list(changed.values()), moved.new, list(taken.items()), repaid.moved + moved.moved)
+
+
 def close(lots: list[Lot], status: LotStatus) -> LotChanges:
     """Empty every lot into ``status`` (void hold, settle, expiry)."""
     changed = [replace(lot, remaining=Decimal(0), status=status) for lot in lots]

@@ -4,10 +4,16 @@ Validation happens when a rule is written, so that processing never meets a malf
 the condition and every CEL-valued field must compile, each action carries the fields of its
 type, assets must be linked to the rule's program, lot options need a LOT-mode asset, and
 durations and timestamps must parse.
+
+A rule's work is bounded too: at most ``MAX_ACTIONS`` actions (each writes at most about nine
+items, and an event's own records about seven, so one matching rule fits the 100 items of one
+transaction) and ``MAX_ACTIONS_BYTES`` of them in all (the rule item and its history entry,
+which holds the changes and a snapshot, stay far below DynamoDB's 400 KB).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -17,11 +23,14 @@ from typing import Any
 from scrip.domain import cel
 from scrip.domain.assets import Asset, InventoryMode
 from scrip.domain.budgets import cron_is_valid, croniter_next
-from scrip.domain.clock import parse_rfc3339
+from scrip.domain.clock import parse_input
 from scrip.domain.errors import ApiError, ValidationFailed
 from scrip.domain.state import parse_duration
 
 ORDER_STEP = 10
+MAX_ACTIONS = 10
+MAX_ACTIONS_BYTES = 65_536  # as JSON
+MAX_BUDGETS = 10
 
 
 class RuleStatus(StrEnum):
@@ -70,6 +79,9 @@ REQUIRED = {
     ActionType.BROADCAST: ("event_name",),
 }
 CEL_FIELDS = ("amount", "value")
+# Literal text or a CEL expression: text that does not parse is a literal, but CEL that could
+# stall an evaluation is refused like any CEL field.
+LITERAL_OR_CEL_FIELDS = ("reference_id", "target.external_id", "target.participant_id")
 
 
 class OrderConflict(ApiError):
@@ -115,8 +127,19 @@ def _fail(field: str, message: str, reason: str = "invalid", received: Any = Non
 def check_condition(condition: str, field: str = "condition") -> None:
     try:
         cel.check(condition)
+    except cel.CostlyExpression as error:
+        raise _fail(field, f"{field} is too costly to evaluate: {error.message}", "cel_cost", condition) from None
     except cel.CelError as error:
         raise _fail(field, f"{field} is not valid CEL: {error.message}", "cel", condition) from None
+
+
+def check_literal_or_cel(text: str, field: str) -> None:
+    try:
+        cel.check(text)
+    except cel.CostlyExpression as error:
+        raise _fail(field, f"{field} is too costly to evaluate: {error.message}", "cel_cost", text) from None
+    except cel.CelError:
+        pass  # literal text
 
 
 def check_moment(value: Any, field: str) -> None:
@@ -129,7 +152,7 @@ def check_moment(value: Any, field: str) -> None:
     except ValidationFailed:
         pass
     try:
-        parse_rfc3339(value)
+        parse_input(value)
     except ValueError:
         raise _fail(
             field, f'{field} must be a duration such as "720h" or an RFC 3339 timestamp', received=value
@@ -142,6 +165,10 @@ def validate_actions(
     """The actions as stored (unknown fields dropped), or a 400 naming the offending field."""
     if not actions:
         raise _fail("actions", "a rule needs at least one action", "required")
+    if len(actions) > MAX_ACTIONS:
+        raise _fail("actions", f"a rule has at most {MAX_ACTIONS} actions", "too_many", len(actions))
+    if len(json.dumps(actions, default=str)) > MAX_ACTIONS_BYTES:
+        raise _fail("actions", f"a rule's actions are at most {MAX_ACTIONS_BYTES} bytes of JSON", "too_large")
     cleaned = []
     for index, action in enumerate(actions):
         prefix = f"actions.{index}"
@@ -169,6 +196,13 @@ def validate_actions(
                     )
                 if not (kind is ActionType.SET_ATTRIBUTE and name == "value"):
                     check_condition(action[name], f"{prefix}.{name}")
+                else:
+                    check_literal_or_cel(action[name], f"{prefix}.{name}")
+        for path in LITERAL_OR_CEL_FIELDS:
+            holder, _, name = path.rpartition(".")
+            container = action.get(holder) if holder else action
+            if isinstance(container, dict) and isinstance(container.get(name), str):
+                check_literal_or_cel(container[name], f"{prefix}.{path}")
         if kind in ASSET_ACTIONS:
             asset = assets.get(str(action["asset_id"]))
             if asset is None or program_id not in asset.program_ids:
@@ -210,6 +244,8 @@ def _check_target(target: Any, field: str) -> None:
 def validate_budgets(
     budgets: list[dict[str, Any]], *, program_id: str, assets: dict[str, Asset], now: datetime
 ) -> list[dict[str, Any]]:
+    if len(budgets) > MAX_BUDGETS:
+        raise _fail("budgets", f"a rule has at most {MAX_BUDGETS} budgets", "too_many", len(budgets))
     seen: set[str] = set()
     stored = []
     for index, budget in enumerate(budgets):

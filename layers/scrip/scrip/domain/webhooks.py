@@ -129,6 +129,8 @@ def check_url(url: str, *, allow_loopback_http: bool = False) -> tuple[str, str,
         raise _url_error("url needs a host")
     if parts.username or parts.password:
         raise _url_error("url must not carry credentials")
+    if port == 0:
+        raise _url_error("url port must be 1-65535")
     local = allow_loopback_http and is_loopback_name(host)
     if parts.scheme != "https" and not (local and parts.scheme == "http"):
         raise _url_error("url must use https")
@@ -146,12 +148,43 @@ def is_loopback_name(host: str) -> bool:
         return False
 
 
+# IPv6 prefixes that carry an IPv4 address in their last 32 bits: a packet to one of them
+# reaches that IPv4 address (through a translator, or the host's own stack for the
+# deprecated IPv4-compatible form), so the IPv4 address is what must be public.
+_IPV4_IN_LOW_BITS = (ipaddress.IPv6Network("::/96"), ipaddress.IPv6Network("64:ff9b::/96"))
+# RFC 8215's local-use NAT64 prefix: it leads into a private network whatever it embeds (and
+# embeds it at a position that depends on the operator's prefix length).
+_LOCAL_NAT64 = ipaddress.IPv6Network("64:ff9b:1::/48")
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address leads to: mapped, 6to4, Teredo, NAT64, compatible."""
+    if ip.ipv4_mapped is not None:
+        return [ip.ipv4_mapped]
+    if ip.sixtofour is not None:
+        return [ip.sixtofour]
+    if ip.teredo is not None:
+        return list(ip.teredo)
+    if any(ip in network for network in _IPV4_IN_LOW_BITS):
+        return [ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)]
+    return []
+
+
 def is_public(address: str) -> bool:
     """Routable on the public internet: not private, loopback, link-local (the metadata
-    service), shared (100.64/10), reserved, multicast or unspecified."""
+    service), shared (100.64/10), reserved, multicast or unspecified. An IPv6 address that
+    embeds an IPv4 address is judged by the IPv4 address (every one, for Teredo)."""
     ip = ipaddress.ip_address(address)
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip in _LOCAL_NAT64:
+            return False
+        embedded = _embedded_ipv4(ip)
+        if embedded:
+            return all(_is_public_ip(v4) for v4 in embedded)
+    return _is_public_ip(ip)
+
+
+def _is_public_ip(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return bool(ip.is_global) and not ip.is_multicast
 
 

@@ -43,6 +43,7 @@ from scrip.domain.lots import (
     eligible,
     move,
     new_lot,
+    release,
 )
 from scrip.domain.organizations import Caller
 from scrip.domain.programs import Program
@@ -397,6 +398,7 @@ def _lot_movement(
     asset: Asset,
     source: Account,
     reference: str | None,
+    available: Decimal,
 ) -> Movement:
     now = clock.now()
     if action is ActionType.VOID_HOLD:
@@ -417,6 +419,8 @@ def _lot_movement(
         raise _insufficient(bucket, present, amount, asset)
     if action is ActionType.FORFEIT:
         changes = consume(candidates, amount)
+    elif action is ActionType.RELEASE:
+        changes = release(candidates, amount, overdraft=max(-available, Decimal(0)))
     else:
         target = LotStatus.HELD if action is ActionType.HOLD else LotStatus.AVAILABLE
         changes = move(candidates, amount, target, reference)
@@ -469,6 +473,7 @@ def balance_operation(
                 asset,
                 issuance_source(asset, program),
                 reference,
+                balance.available,
             )
         return _simple_movement(action, account, balance, amount, source_bucket, asset)
 

@@ -9,7 +9,7 @@ from scrip.domain.errors import Conflict
 _ATTEMPTS = 5
 
 
-def retry_on_stale[T](operation: Callable[[], T], stale: type[Exception]) -> T:
+def retry_on_stale[T](operation: Callable[[], T], stale: type[Exception] | tuple[type[Exception], ...]) -> T:
     """Re-run a read-modify-write whose optimistic version check lost to another writer."""
     for _ in range(_ATTEMPTS - 1):
         try:

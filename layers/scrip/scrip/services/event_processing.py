@@ -11,20 +11,24 @@ A balance, counter or budget that changed between our reads and the commit cance
 transaction; the attempt is planned again from fresh reads, so two events of one participant
 never lose an update. A refusal (an action failed) records a failed attempt: the event stays
 ``PENDING`` with its next attempt's time (2, 4, 8, 16 s), and after 5 attempts is ``FAILED``.
+So does any other error, which is also logged at ERROR with the event id (``FAILED`` at once
+when a retry can only repeat it). An event nobody attempts (its stream record or message lost)
+is found past its due time by ``sweep_overdue``: no event stays ``PENDING`` for good.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from scrip.domain import budgets as budget_rules
 from scrip.domain import clock, ids
 from scrip.domain.assets import Asset
-from scrip.domain.errors import ApiError, NotFound
+from scrip.domain.errors import ApiError, NotFound, PayloadTooLarge
 from scrip.domain.events import (
     MAX_ATTEMPTS,
     ActionFailed,
@@ -41,6 +45,8 @@ from scrip.domain.programs import Program
 from scrip.domain.rule_engine import BUDGET_EXCEEDED, Snapshot, Verdict, activation, judge
 from scrip.domain.rules import ActionType, Rule, RuleStatus
 from scrip.domain.state import Owner, OwnerKind
+from scrip.observability import logger
+from scrip.outbound import queues
 from scrip.services import participants as participant_service
 from scrip.services import rule_actions
 from scrip.services.state import ChangeSource
@@ -51,10 +57,11 @@ from scrip.storage import ledger as ledger_store
 from scrip.storage import programs as program_store
 from scrip.storage import rules as rule_store
 from scrip.storage import state as state_store
-from scrip.storage import transactions, unit_of_work
+from scrip.storage import table, transactions, unit_of_work
 
 RETRY_BASE_ENV = "SCRIP_EVENT_RETRY_BASE_SECONDS"
 _REPLANS = 25
+_DETAIL_CHARS = 300
 # Changes that mean "what we read is out of date": plan again at once, not a failed attempt.
 _STALE = (
     ledger_store.StaleBalance,
@@ -89,12 +96,59 @@ def process(organization_id: str, event_id: str) -> Processed:
         except ActionFailed as failure:
             outcome = _record_failure(event, failure.message)
         except ApiError as error:
-            outcome = _record_failure(event, error.message)
+            outcome = _record_failure(event, error.message, permanent=isinstance(error, PayloadTooLarge))
         except unit_of_work.UnitTooLarge as error:
             outcome = _record_failure(event, str(error))
+        except Exception as error:  # noqa: BLE001 - whatever it is, the event must not stay PENDING unattempted
+            outcome = _record_unexpected(event, error)
         if outcome is not None:
             return Processed(outcome.status, outcome)
-    raise RuntimeError(f"event {event_id} kept changing under its processor; the message will be retried")
+    # Every plan was overtaken by a concurrent change: a failed attempt, with its backoff, so
+    # that the contention passes before the next one.
+    event = event_store.get(organization_id, event_id)
+    if event is None or event.status not in (EventStatus.PENDING, EventStatus.PROCESSING):
+        return Processed(None, event)
+    outcome = _record_failure(event, f"the event's data kept changing during {_REPLANS} plans")
+    if outcome is None:
+        raise RuntimeError(f"event {event_id} kept changing under its processor; the message will be retried")
+    return Processed(outcome.status, outcome)
+
+
+def _record_unexpected(event: Event, error: Exception) -> Event | None:
+    """An error no rule explains: logged with the event id, and a failed attempt like any other.
+
+    A deterministic one (arithmetic out of range, an item over DynamoDB's size limit) fails the
+    event at once, since retrying would only repeat it; anything else is retried with backoff,
+    which a transient fault (throttling, a lost connection) needs, and ends FAILED after the
+    last attempt.
+    """
+    permanent = is_deterministic(error)
+    logger.exception(
+        "event processing failed",
+        extra={
+            "event_id": event.id,
+            "organization_id": event.organization_id,
+            "attempt": event.attempts + 1,
+            "permanent": permanent,
+        },
+    )
+    return _record_failure(event, describe_unexpected(error), permanent=permanent)
+
+
+def is_deterministic(error: Exception) -> bool:
+    if isinstance(error, (ArithmeticError, RecursionError, PayloadTooLarge)):
+        return True
+    return table.error_code(error) == "ValidationException"
+
+
+def describe_unexpected(error: Exception) -> str:
+    """The event's ``error_message``: the kind of error, and its text where that is the client's own data."""
+    code = table.error_code(error)
+    if code is not None:
+        return f"processing failed: DynamoDB {code}"
+    if isinstance(error, (ArithmeticError, ApiError)):
+        return f"processing failed: {type(error).__name__}: {str(error)[:_DETAIL_CHARS]}"
+    return f"processing failed: unexpected {type(error).__name__}"
 
 
 def _record_failure(event: Event, message: str, *, permanent: bool = False) -> Event | None:
@@ -116,6 +170,11 @@ def _record_failure(event: Event, message: str, *, permanent: bool = False) -> E
         transactions.write(event_store.save_writes(event, updated))
     except event_store.StaleEvent:
         return None  # someone else moved it: read it again
+    log = logger.error if final else logger.warning
+    log(
+        "event failed" if final else "event attempt failed",
+        extra={"event_id": event.id, "organization_id": event.organization_id, "attempt": attempts, "error": message},
+    )
     return updated
 
 
@@ -286,3 +345,117 @@ def _run_rule(
         run.journal_entry_ids += result.journal_entry_ids
         run.state_changes += result.state_changes
     return run, BUDGET_EXCEEDED if suppressed else None
+
+
+# ------------------------------------------------------------------ sweep
+
+SWEEP_GRACE_ENV = "SCRIP_EVENT_SWEEP_GRACE_SECONDS"
+EVENT_QUEUE_ENV = "SCRIP_EVENT_QUEUE_URL"
+# The recent hours every run reads whatever the checkpoint says: a clock set back (tests move
+# time) or a checkpoint far behind never delays the events of the last hour.
+_SWEEP_LOOKBACK = timedelta(hours=1)
+# Hour buckets one run reads at most; after an outage the checkpoint takes the next run on.
+_SWEEP_MAX_HOURS = 48
+_HOUR = timedelta(hours=1)
+
+
+def sweep_grace_seconds() -> float:
+    """How long past its due time an event may wait before the sweep counts it lost.
+
+    Longer than a healthy path takes (stream, queue, a 30 s processor) and than the event
+    queue's visibility timeout (180 s), so that a message SQS still redelivers is not doubled.
+    """
+    return float(os.environ.get(SWEEP_GRACE_ENV, "300"))
+
+
+@dataclass(frozen=True)
+class SweepRun:
+    overdue: int  # entries past the grace period
+    requeued: int  # events given a new attempt and queued
+    failed: int  # events whose last attempt that was
+    dropped: int  # entries left over by an event that had moved on
+
+
+def sweep_overdue() -> SweepRun:
+    """Find the PENDING events nobody processed (a lost stream batch, a message dead-lettered,
+    a processor killed mid-attempt) and queue them again.
+
+    Each one found is a failed attempt ("not processed in time"): its entry moves to its next
+    attempt's time, and after the last attempt the event is FAILED with that message, so no
+    event waits forever whatever keeps failing. The index is read from the checkpoint on, hour
+    bucket by hour bucket, and the checkpoint advances over the buckets left empty.
+    """
+    now = clock.now()
+    grace = sweep_grace_seconds()
+    cutoff = now - timedelta(seconds=grace)
+    current = _hour_of(now)
+    checkpoint = event_store.due_checkpoint()
+    advanced_to: datetime | None = None
+    counts = {"overdue": 0, "requeued": 0, "failed": 0, "dropped": 0}
+    messages: list[tuple[dict[str, Any], int]] = []
+    expected: datetime | None = None  # the next hour that keeps the swept buckets in a row
+    for hour in _sweep_hours(checkpoint, current):
+        emptied = True
+        for entry in event_store.overdue(hour, cutoff):
+            counts["overdue"] += 1
+            try:
+                outcome = _sweep_one(entry, now, grace)
+            except Exception:  # noqa: BLE001 - one event's trouble must not stop the others
+                logger.exception(
+                    "sweep could not re-queue an event",
+                    extra={"event_id": entry.get("event_id"), "organization_id": entry.get("organization_id")},
+                )
+                emptied = False
+                continue
+            if outcome is None:
+                emptied = False
+                continue
+            counts[outcome[0]] += 1
+            if outcome[1] is not None:
+                messages.append(outcome[1])
+        # The checkpoint passes only over buckets wholly past the cutoff and left empty, in a row.
+        if expected in (None, hour) and emptied and hour + _HOUR <= cutoff:
+            advanced_to = expected = hour + _HOUR
+        else:
+            expected = current + _HOUR  # unreachable: the row is broken
+    if messages:
+        queues.send(EVENT_QUEUE_ENV, messages)
+    if advanced_to is not None and advanced_to != checkpoint:
+        event_store.save_due_checkpoint(advanced_to)
+    return SweepRun(**counts)
+
+
+def _hour_of(moment: datetime) -> datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def _sweep_hours(checkpoint: datetime | None, current: datetime) -> list[datetime]:
+    """The hour buckets of one run: up to ``_SWEEP_MAX_HOURS`` from the checkpoint, then always
+    the recent ones (a long outage is caught up over several runs without delaying today's)."""
+    recent = current - _SWEEP_LOOKBACK
+    hours = []
+    if checkpoint is not None and checkpoint < recent:
+        hours = [checkpoint + _HOUR * n for n in range(_SWEEP_MAX_HOURS) if checkpoint + _HOUR * n < recent]
+    return hours + [recent + _HOUR * n for n in range(int((current - recent) / _HOUR) + 1)]
+
+
+def _sweep_one(
+    entry: dict[str, Any], now: datetime, grace: float
+) -> tuple[str, tuple[dict[str, Any], int] | None] | None:
+    """What became of one overdue entry, with the message to queue; None if the event moved meanwhile."""
+    org, event_id = str(entry["organization_id"]), str(entry["event_id"])
+    event = event_store.get(org, event_id)
+    if event is None or not event_store.is_current_due_entry(event, entry):
+        event_store.drop_due(entry)
+        return "dropped", None
+    due = event_store.due_at(event)
+    updated = _record_failure(
+        event,
+        f"not processed within {grace:.0f} s of its due time {clock.to_rfc3339_or_none(due)}; queued again",
+    )
+    if updated is None:
+        return None
+    if updated.status is EventStatus.FAILED:
+        return "failed", None
+    delay = math.ceil((updated.next_attempt_at - now).total_seconds()) if updated.next_attempt_at else 0
+    return "requeued", ({"organization_id": org, "event_id": event_id}, max(0, delay))

@@ -187,7 +187,8 @@ def _update(
             participant_store.write(writes)
         return detail(org, updated)
 
-    return retry_on_stale(attempt, participant_store.StaleParticipant)
+    # A tag or attribute changed since it was read is stale too: its write carries a condition.
+    return retry_on_stale(attempt, (participant_store.StaleParticipant, state_store.StaleState))
 
 
 def update_participant(caller: Caller, participant_id: str, changes: dict[str, Any]) -> ParticipantDetail:

@@ -123,8 +123,9 @@ def list_tags(caller: Caller, owner: Owner, *, limit: int, cursor: str | None) -
     return Page([i["tag"] for i in found], next_cursor)
 
 
-class _AlreadyTagged(Exception):
-    pass
+class _AlreadyTagged(state_store.StaleState):
+    """The tag is there already. Staged in an event's unit of work, the condition fails only at
+    the commit, after this function returned: there it is a stale read, and the event re-plans."""
 
 
 def add_tag(caller: Caller, owner: Owner, tag: str, source: ChangeSource | None = None) -> tuple[str, bool]:
@@ -150,16 +151,20 @@ def remove_tag(caller: Caller, owner: Owner, tag: str, source: ChangeSource | No
     tag = normalize_tag(tag)
     require_owner(caller, owner, for_write=True)
     org = caller.organization_id
-    if tag not in state_store.read(org, owner).tags:
-        return  # removing an absent tag is a successful no-op, and records nothing
-    change = _change(StateType.TAG, tag, Operation.REMOVE, tag, None, clock.now(), source or source_of(caller))
-    transactions.write(
-        [
-            state_store.owner_guard(org, owner),
-            state_store.tag_remove(org, owner, tag),
-            state_store.history_put(org, owner, change),
-        ]
-    )
+
+    def attempt() -> None:
+        if tag not in state_store.read(org, owner).tags:
+            return  # removing an absent tag is a successful no-op, and records nothing
+        change = _change(StateType.TAG, tag, Operation.REMOVE, tag, None, clock.now(), source or source_of(caller))
+        transactions.write(
+            [
+                state_store.owner_guard(org, owner),
+                state_store.tag_remove(org, owner, tag),
+                state_store.history_put(org, owner, change),
+            ]
+        )
+
+    _retry_stale(attempt)
 
 
 def tag_replacement_writes(
@@ -187,11 +192,15 @@ def replace_tags(caller: Caller, owner: Owner, tags: list[str]) -> list[str]:
     wanted = sorted({normalize_tag(t) for t in tags})
     require_owner(caller, owner, for_write=True)
     org = caller.organization_id
-    writes = tag_replacement_writes(
-        org, owner, state_store.read(org, owner).tags, wanted, clock.now(), source_of(caller)
-    )
-    if writes:
-        transactions.write([state_store.owner_guard(org, owner), *writes])
+
+    def attempt() -> None:
+        writes = tag_replacement_writes(
+            org, owner, state_store.read(org, owner).tags, wanted, clock.now(), source_of(caller)
+        )
+        if writes:
+            transactions.write([state_store.owner_guard(org, owner), *writes])
+
+    _retry_stale(attempt)
     return wanted
 
 
@@ -248,26 +257,30 @@ def set_counter(
 def delete_counter(caller: Caller, owner: Owner, key: str) -> None:
     require_owner(caller, owner, for_write=True)
     org = caller.organization_id
-    previous = state_store.get_counter(org, owner, key)
-    if previous is None:
-        return
-    now = clock.now()
-    change = _change(
-        StateType.COUNTER,
-        key,
-        Operation.DELETE,
-        counter_text(previous.effective(now).value),
-        None,
-        now,
-        source_of(caller),
-    )
-    transactions.write(
-        [
-            state_store.owner_guard(org, owner),
-            state_store.counter_delete(org, owner, key),
-            state_store.history_put(org, owner, change),
-        ]
-    )
+
+    def attempt() -> None:
+        previous = state_store.get_counter(org, owner, key)
+        if previous is None:
+            return
+        now = clock.now()
+        change = _change(
+            StateType.COUNTER,
+            key,
+            Operation.DELETE,
+            counter_text(previous.effective(now).value),
+            None,
+            now,
+            source_of(caller),
+        )
+        transactions.write(
+            [
+                state_store.owner_guard(org, owner),
+                state_store.counter_delete(org, owner, previous),
+                state_store.history_put(org, owner, change),
+            ]
+        )
+
+    _retry_stale(attempt)
 
 
 def increment_counter(
@@ -331,14 +344,15 @@ def increment_counter(
     return _retry_stale(attempt, attempts=_INCREMENT_ATTEMPTS)
 
 
-def _retry_stale(attempt: Callable[[], Counter], attempts: int = 5) -> Counter:
+def _retry_stale[T](attempt: Callable[[], T], attempts: int = 5) -> T:
+    """Run a read-plan-write again while what it read changed before its write committed."""
     for number in range(attempts):
         try:
             return attempt()
         except state_store.StaleState:
             time.sleep(random.uniform(0, 0.002 * min(number + 1, 10)))  # noqa: S311 - jitter
 
-    raise Conflict("the counter changed concurrently too often; retry the request")
+    raise Conflict("the state changed concurrently too often; retry the request")
 
 
 # -------------------------------------------------------------- attributes
@@ -358,7 +372,7 @@ def attribute_merge_writes(
         check_key(key, "attributes")
         if current.get(key) == value:
             continue
-        writes.append(state_store.attribute_put(org, owner, key, value))
+        writes.append(state_store.attribute_put(org, owner, key, value, current.get(key)))
         change = _change(StateType.ATTRIBUTE, key, Operation.SET, current.get(key), value, now, source)
         writes.append(state_store.history_put(org, owner, change))
     _check_change_count(len(writes) // 2)
@@ -373,11 +387,15 @@ def merge_attributes(
         check_key(key, "attributes")
     require_owner(caller, owner, for_write=True)
     org = caller.organization_id
-    current = state_store.read(org, owner).attributes
-    writes = attribute_merge_writes(org, owner, current, attributes, clock.now(), source or source_of(caller))
-    if writes:
-        transactions.write([state_store.owner_guard(org, owner), *writes])
-    return {**current, **attributes}
+
+    def attempt() -> dict[str, str]:
+        current = state_store.read(org, owner).attributes
+        writes = attribute_merge_writes(org, owner, current, attributes, clock.now(), source or source_of(caller))
+        if writes:
+            transactions.write([state_store.owner_guard(org, owner), *writes])
+        return {**current, **attributes}
+
+    return _retry_stale(attempt)
 
 
 def set_attribute(
@@ -391,17 +409,22 @@ def set_attribute(
 def delete_attribute(caller: Caller, owner: Owner, key: str) -> None:
     require_owner(caller, owner, for_write=True)
     org = caller.organization_id
-    current = state_store.read(org, owner).attributes
-    if key not in current:
-        return
-    change = _change(StateType.ATTRIBUTE, key, Operation.DELETE, current[key], None, clock.now(), source_of(caller))
-    transactions.write(
-        [
-            state_store.owner_guard(org, owner),
-            state_store.attribute_delete(org, owner, key),
-            state_store.history_put(org, owner, change),
-        ]
-    )
+
+    def attempt() -> None:
+        current = state_store.read(org, owner).attributes
+        if key not in current:
+            return
+        old = current[key]
+        change = _change(StateType.ATTRIBUTE, key, Operation.DELETE, old, None, clock.now(), source_of(caller))
+        transactions.write(
+            [
+                state_store.owner_guard(org, owner),
+                state_store.attribute_delete(org, owner, key, old),
+                state_store.history_put(org, owner, change),
+            ]
+        )
+
+    _retry_stale(attempt)
 
 
 # ----------------------------------------------------------------- history

@@ -105,9 +105,7 @@ def create(asset: Asset) -> None:
     transactions.write(
         [
             _program_exists(asset.organization_id, program_id),
-            transactions.put(
-                {**_key(asset.organization_id, asset.id), **_attributes(asset)}, condition=Attr("PK").not_exists()
-            ),
+            transactions.put({**_key(asset.organization_id, asset.id), **_attributes(asset)}, proves_commit=True),
             transactions.put(
                 {
                     "PK": keys.asset_symbol(asset.organization_id, symbol_key(asset.symbol)),

@@ -9,6 +9,12 @@ Lists hold small entries (what the filters read) and pages are completed with on
 organization's list is kept in three orders (created_at, event_timestamp, status) over
 ``EVENT_LIST_SHARDS`` partitions each, since ingestion is the busiest write of the product; a
 participant's list has one order in the participant's own partition space.
+
+A PENDING event also has an entry in a due index over all organizations,
+``EVENTDUE#<hour>#<shard>`` / ``<due_at>#<org>#<event id>``, due at its next attempt (or when it
+was stored or retried). It is written and removed in the transactions that move the event, so
+it costs one put when the event is stored and one delete when it finishes; the sweep reads it
+to find events that nobody processed (``services.event_processing.sweep_overdue``).
 """
 
 from __future__ import annotations
@@ -189,11 +195,50 @@ def _list_entries(event: Event) -> list[transactions.Write]:
     return writes
 
 
+def due_at(event: Event) -> datetime | None:
+    """When the event's next attempt falls due, while it waits for one."""
+    if event.status not in (EventStatus.PENDING, EventStatus.PROCESSING):
+        return None
+    return event.next_attempt_at or event.updated_at
+
+
+def _due_key(event: Event) -> dict[str, str] | None:
+    moment = due_at(event)
+    if moment is None:
+        return None
+    stamp = items.timestamp(moment) or ""
+    return {
+        "PK": keys.events_due(stamp[:13], keys.shard_of(event.id, keys.EVENTS_DUE_SHARDS)),
+        "SK": f"{stamp}#{event.organization_id}#{event.id}",
+    }
+
+
+def _due_writes(previous: Event | None, updated: Event) -> list[transactions.Write]:
+    old = _due_key(previous) if previous is not None else None
+    new = _due_key(updated)
+    if old == new:
+        return []
+    writes = [transactions.delete(old)] if old is not None else []
+    if new is not None:
+        writes.append(
+            transactions.put(
+                {**new, "entity": "EVENT_DUE", "organization_id": updated.organization_id, "event_id": updated.id}
+            )
+        )
+    return writes
+
+
+def is_current_due_entry(event: Event, entry: dict[str, Any]) -> bool:
+    """Whether this due entry is the event's own (else it is left over and can go)."""
+    return _due_key(event) == {"PK": entry["PK"], "SK": entry["SK"]}
+
+
 def insert_writes(event: Event) -> list[transactions.Write]:
     """Store a new event, unless its (program, key) is taken (``EventExists``)."""
     return [
         transactions.put(_item(event), condition=Attr("PK").not_exists(), on_condition_failed=EventExists),
         *_list_entries(event),
+        *_due_writes(None, event),
     ]
 
 
@@ -204,6 +249,7 @@ def save_writes(previous: Event, updated: Event) -> list[transactions.Write]:
             _item(updated), condition=Attr("version").eq(previous.version), on_condition_failed=StaleEvent
         ),
         *_list_entries(updated),
+        *_due_writes(previous, updated),
     ]
     if previous.status is not updated.status:
         shard = keys.shard_of(previous.id, EVENT_LIST_SHARDS)
@@ -302,3 +348,38 @@ def list_page(
     events = _get_many(org_id, [str(i["event_id"]) for i in found])
     page = [events[str(i["event_id"])] for i in found if str(i["event_id"]) in events]
     return page, (str(found[-1]["SK"]) if found and more else None)
+
+
+# --------------------------------------------------------------------- due
+
+
+def overdue(hour: datetime, until: datetime) -> list[dict[str, Any]]:
+    """Due entries of one hour bucket (every shard) due at or before ``until``."""
+    bucket = (items.timestamp(hour) or "")[:13]
+    last = (items.timestamp(until) or "") + "\uffff"
+    return [
+        entry
+        for shard in range(keys.EVENTS_DUE_SHARDS)
+        for entry in listing.read_up_to(keys.events_due(bucket, shard), last)
+    ]
+
+
+def drop_due(entry: dict[str, Any]) -> None:
+    transactions.write([transactions.delete({"PK": str(entry["PK"]), "SK": str(entry["SK"])})])
+
+
+def due_checkpoint() -> datetime | None:
+    got = table.client().get_item(
+        TableName=table.table_name(),
+        Key={"PK": keys.EVENTS_DUE_CHECKPOINT, "SK": keys.ENTITY_SK},
+        ConsistentRead=True,
+    )
+    return items.moment(got.get("Item", {}).get("hour"))
+
+
+def save_due_checkpoint(hour: datetime) -> None:
+    # One sweep runs at a time (the schedule's reserved concurrency is 1): a plain put is enough.
+    table.client().put_item(
+        TableName=table.table_name(),
+        Item={"PK": keys.EVENTS_DUE_CHECKPOINT, "SK": keys.ENTITY_SK, "hour": items.timestamp(hour)},
+    )

@@ -118,9 +118,7 @@ def member_writes(
 
 def create_writes(group: Group, members: Sequence[Member], on_behalf_of: str | None = None) -> list[transactions.Write]:
     writes = [
-        transactions.put(
-            {**_key(group.organization_id, group.id), **_attributes(group)}, condition=Attr("PK").not_exists()
-        ),
+        transactions.put({**_key(group.organization_id, group.id), **_attributes(group)}, proves_commit=True),
         _list_entry(group),
     ]
     for member in members:

@@ -126,3 +126,14 @@ def journal_list(org_id: str, shard: int) -> str:
 
 def ledger_history(owner_partition: str) -> str:
     return f"{owner_partition}#LEDGER"
+
+
+EVENTS_DUE_SHARDS = 16
+
+
+def events_due(hour: str, shard: int) -> str:
+    """PENDING events by the hour their attempt falls due (``YYYY-MM-DDTHH``): what the sweep reads."""
+    return f"EVENTDUE#{hour}#{shard}"
+
+
+EVENTS_DUE_CHECKPOINT = "EVENTDUE#CHECKPOINT"  # the oldest hour the sweep has not yet seen empty

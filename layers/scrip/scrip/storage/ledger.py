@@ -220,9 +220,9 @@ def entry_writes(entry: JournalEntry, event_timestamp: datetime | None = None) -
     attributes = _entry_attributes(entry, event_timestamp)
     created_at = attributes["created_at"]
     writes = [
+        # The entry's fresh id makes it the proof that a re-sent transaction already committed.
         transactions.put(
-            {"PK": keys.journal_entry(org, entry.id), "SK": keys.ENTITY_SK, **attributes},
-            condition=Attr("PK").not_exists(),
+            {"PK": keys.journal_entry(org, entry.id), "SK": keys.ENTITY_SK, **attributes}, proves_commit=True
         ),
         transactions.put(
             {

@@ -149,8 +149,7 @@ def create_writes(participant: Participant, program_ids: Sequence[str]) -> list[
     """The participant, its external-id claim and its list entries (enrollments apart)."""
     return [
         transactions.put(
-            {**_key(participant.organization_id, participant.id), **_attributes(participant)},
-            condition=Attr("PK").not_exists(),
+            {**_key(participant.organization_id, participant.id), **_attributes(participant)}, proves_commit=True
         ),
         _claim(participant),
         *_list_entries(participant, program_ids),

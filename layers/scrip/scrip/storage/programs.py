@@ -90,9 +90,7 @@ def _duplicate_key(program: Program) -> Exception:
 
 def create(program: Program) -> None:
     writes = [
-        transactions.put(
-            {**_key(program.organization_id, program.id), **_attributes(program)}, condition=Attr("PK").not_exists()
-        ),
+        transactions.put({**_key(program.organization_id, program.id), **_attributes(program)}, proves_commit=True),
         *_list_entries(program),
     ]
     if program.key is not None:

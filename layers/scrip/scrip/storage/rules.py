@@ -152,8 +152,7 @@ def create(rule: Rule, api_key_id: str | None, history_id: str) -> None:
     transactions.write(
         [
             transactions.put(
-                {**_key(rule.organization_id, rule.id), "entity": "RULE", **snapshot(rule)},
-                condition=Attr("PK").not_exists(),
+                {**_key(rule.organization_id, rule.id), "entity": "RULE", **snapshot(rule)}, proves_commit=True
             ),
             _claim(rule),
             *_lists(rule),

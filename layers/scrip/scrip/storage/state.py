@@ -139,7 +139,12 @@ def tag_add(org_id: str, owner: Owner, tag: str, on_exists: Callable[[], Excepti
 
 
 def tag_remove(org_id: str, owner: Owner, tag: str) -> transactions.Write:
-    return transactions.delete({"PK": partition(org_id, owner), "SK": TAG + tag})
+    """Remove a tag read as present (else ``StaleState``): two racing removals record one change."""
+    return transactions.delete(
+        {"PK": partition(org_id, owner), "SK": TAG + tag},
+        condition=Attr("PK").exists(),
+        on_condition_failed=StaleState,
+    )
 
 
 def _unchanged_counter(previous: Counter | None) -> Any:
@@ -167,18 +172,39 @@ def counter_put(org_id: str, owner: Owner, counter: Counter, previous: Counter |
     )
 
 
-def counter_delete(org_id: str, owner: Owner, key: str) -> transactions.Write:
-    return transactions.delete({"PK": partition(org_id, owner), "SK": COUNTER + key})
-
-
-def attribute_put(org_id: str, owner: Owner, key: str, value: str) -> transactions.Write:
-    return transactions.put(
-        {"PK": partition(org_id, owner), "SK": ATTRIBUTE + key, "entity": "ATTRIBUTE", "key": key, "value": value}
+def counter_delete(org_id: str, owner: Owner, previous: Counter) -> transactions.Write:
+    """Delete the counter if the stored one is still ``previous`` (else ``StaleState``)."""
+    return transactions.delete(
+        {"PK": partition(org_id, owner), "SK": COUNTER + previous.key},
+        condition=_unchanged_counter(previous),
+        on_condition_failed=StaleState,
     )
 
 
-def attribute_delete(org_id: str, owner: Owner, key: str) -> transactions.Write:
-    return transactions.delete({"PK": partition(org_id, owner), "SK": ATTRIBUTE + key})
+def _unchanged_attribute(previous: str | None) -> Any:
+    return Attr("PK").not_exists() if previous is None else Attr("value").eq(previous)
+
+
+def attribute_put(org_id: str, owner: Owner, key: str, value: str, previous: str | None) -> transactions.Write:
+    """Write the attribute if it still holds ``previous`` (None: absent), else ``StaleState``.
+
+    The history line written beside it records ``previous`` as its old value, so the
+    condition is what keeps the history a chain when two writers race.
+    """
+    return transactions.put(
+        {"PK": partition(org_id, owner), "SK": ATTRIBUTE + key, "entity": "ATTRIBUTE", "key": key, "value": value},
+        condition=_unchanged_attribute(previous),
+        on_condition_failed=StaleState,
+    )
+
+
+def attribute_delete(org_id: str, owner: Owner, key: str, previous: str) -> transactions.Write:
+    """Delete the attribute if it still holds ``previous`` (else ``StaleState``)."""
+    return transactions.delete(
+        {"PK": partition(org_id, owner), "SK": ATTRIBUTE + key},
+        condition=_unchanged_attribute(previous),
+        on_condition_failed=StaleState,
+    )
 
 
 # --------------------------------------------------------------- history
@@ -204,7 +230,9 @@ def history_put(org_id: str, owner: Owner, change: StateChange) -> transactions.
             "program_id": change.program_id,
             # Entries without an event fall back to their own time for event_from/event_to.
             "event_timestamp": items.timestamp(change.event_timestamp or change.changed_at),
-        }
+        },
+        # A change's fresh id proves that a re-sent transaction already committed (storage.transactions).
+        proves_commit=True,
     )
 
 

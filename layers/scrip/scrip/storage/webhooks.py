@@ -121,7 +121,7 @@ def save_endpoint(endpoint: Endpoint, secret_ciphertext: bytes | None, *, previo
         item["secret_ciphertext"] = secret_ciphertext
     writes = []
     if previous is None:
-        writes.append(transactions.put(item, condition=Attr("PK").not_exists()))
+        writes.append(transactions.put(item, proves_commit=True))
     else:
         # Only what the owner changes: the health fields (failures, circuit, rate limit) are
         # counted by delivery attempts with their own updates, which a PATCH must not undo.

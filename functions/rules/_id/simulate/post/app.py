@@ -1,24 +1,31 @@
 """POST /v1/rules/{id}/simulate: a dry run of a rule against an event payload."""
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
 from scrip.api.endpoint import HttpEndpoint
 from scrip.api.schemas.common import RequestModel, ResourceId
+from scrip.api.schemas.events import MAX_EVENT_DATA_BYTES, _bounded_object
 from scrip.services import rule_simulation
 
 endpoint = HttpEndpoint()
 
 
+# Rules are costed for what an event can hold (scrip.domain.cel_cost): so is what a simulation reads.
+MAX_STATE_ENTRIES = 1000
+
+
 class ParticipantState(RequestModel):
-    tags: list[str] = Field(default_factory=list)
-    counters: dict[str, float] = Field(default_factory=dict)
-    attributes: dict[str, str] = Field(default_factory=dict)
+    tags: list[str] = Field(default_factory=list, max_length=MAX_STATE_ENTRIES)
+    counters: dict[str, float] = Field(default_factory=dict, max_length=MAX_STATE_ENTRIES)
+    attributes: dict[str, str] = Field(default_factory=dict, max_length=MAX_STATE_ENTRIES)
 
 
 class SimulationRequest(RequestModel):
-    event: dict[str, Any] = Field(description="The would-be event_data")
+    event: Annotated[dict[str, Any], BeforeValidator(_bounded_object)] = Field(
+        description=f"The would-be event_data, bounded as an event's (at most {MAX_EVENT_DATA_BYTES} bytes of JSON)"
+    )
     participant_state: ParticipantState | None = None
 
 

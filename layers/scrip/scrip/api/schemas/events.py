@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import decimal
 import json
-import re
 from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
@@ -21,7 +20,7 @@ from pydantic import (
 
 from scrip.api.schemas.common import RequestModel
 from scrip.api.schemas.ledger import JournalEntryResponse
-from scrip.domain.clock import parse_rfc3339, to_rfc3339, to_rfc3339_or_none
+from scrip.domain.clock import INPUT_TEXT, parse_input, to_rfc3339, to_rfc3339_or_none
 from scrip.domain.errors import ValidationFailed
 from scrip.domain.events import (
     BATCH_LIMIT,
@@ -37,23 +36,19 @@ from scrip.domain.events import (
 MAX_EVENT_DATA_BYTES = 32_768
 
 
-# RFC 3339 date-time only: fromisoformat alone also takes ISO 8601 forms RFC 3339 refuses
-# (basic "20250302T180400Z", week dates, minutes without seconds).
-_RFC3339_SHAPE = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})")
-
-
 def _rfc3339(value: Any) -> datetime:
     if isinstance(value, datetime):
         return value
-    if not isinstance(value, str) or not _RFC3339_SHAPE.fullmatch(value):
-        raise ValueError("must be an RFC 3339 timestamp such as 2025-01-15T10:30:00Z")
-    try:
-        return parse_rfc3339(value)
-    except ValueError:
-        raise ValueError("must be an RFC 3339 timestamp such as 2025-01-15T10:30:00Z") from None
+    return parse_input(value)
 
 
-Rfc3339 = Annotated[datetime, BeforeValidator(_rfc3339), WithJsonSchema({"type": "string", "format": "date-time"})]
+Rfc3339 = Annotated[
+    datetime,
+    BeforeValidator(_rfc3339),
+    WithJsonSchema(
+        {"type": "string", "format": "date-time", "description": f"{INPUT_TEXT[0].upper()}{INPUT_TEXT[1:]}"}
+    ),
+]
 
 
 # What a DynamoDB number holds (38 digits, 1e-130..1e126; boto3's context) and how deep it nests.

@@ -20,7 +20,7 @@ Phone = Annotated[str, StringConstraints(max_length=50)]
 
 
 def _email(value: str) -> str:
-    if value and not EMAIL_PATTERN.match(value):
+    if value and not EMAIL_PATTERN.fullmatch(value):
         raise ValueError("not a valid e-mail address")
     return value
 

@@ -2,21 +2,42 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, Field, StrictBool, StrictInt, StringConstraints
+from pydantic import AfterValidator, BaseModel, Field, StrictBool, StrictInt, StringConstraints
 
 from scrip.api.schemas.common import DecimalString, RequestModel
+from scrip.api.schemas.events import MAX_EVENT_DATA_DEPTH, _storable
 from scrip.domain.amounts import canonical_decimal
+from scrip.domain.cel import MAX_EXPRESSION_LENGTH
 from scrip.domain.clock import to_rfc3339
-from scrip.domain.rules import ActionType, Rule, RuleStatus
+from scrip.domain.rules import MAX_ACTIONS, MAX_ACTIONS_BYTES, MAX_BUDGETS, ActionType, Rule, RuleStatus
+
+MAX_PAYLOAD_BYTES = 16_384
+MAX_REFERENCE_LENGTH = 1024
+
+# A CEL expression, or text that is literal when it is not CEL.
+Expression = Annotated[str, StringConstraints(max_length=MAX_EXPRESSION_LENGTH)]
+Reference = Annotated[str, StringConstraints(max_length=MAX_REFERENCE_LENGTH)]
+Moment = Annotated[str, StringConstraints(max_length=64)]
+Key = Annotated[str, StringConstraints(min_length=1, max_length=255)]
+
+
+def _bounded_payload(payload: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The follow-up event's data: storable as event data, and small enough for the rule item."""
+    if payload is not None:
+        if len(json.dumps(payload, default=str)) > MAX_PAYLOAD_BYTES:
+            raise ValueError(f"payload is at most {MAX_PAYLOAD_BYTES} bytes of JSON")
+        _storable(payload)
+    return payload
 
 
 class ConditionCheck(RequestModel):
-    condition: Annotated[str, StringConstraints(min_length=1)]
+    condition: Annotated[str, StringConstraints(min_length=1)]  # too long: 200 with valid false
 
 
 class ConditionCheckResult(BaseModel):
@@ -29,34 +50,41 @@ class ConditionCheckResult(BaseModel):
 
 class Target(RequestModel):
     type: Literal["PARTICIPANT", "PROGRAM", "GROUP"]
-    id: str | None = None
-    external_id: str | None = Field(default=None, description="Literal or CEL, e.g. event.referrer_id")
-    participant_id: str | None = Field(default=None, description="Literal or CEL, e.g. event.recipient_id")
+    id: Key | None = None
+    external_id: Reference | None = Field(default=None, description="Literal or CEL, e.g. event.referrer_id")
+    participant_id: Reference | None = Field(default=None, description="Literal or CEL, e.g. event.recipient_id")
 
 
 class Action(RequestModel):
-    """One action (03 §5.1): `type` decides which other fields are required."""
+    """One action (03 §5.1): `type` decides which other fields are required. Every CEL field is
+    refused when it may cost too much to evaluate (see `POST /v1/rules/validate`)."""
 
     type: ActionType
     asset_id: UUID | None = None
-    amount: str | None = Field(default=None, description='A literal ("100") or a CEL expression ("event.amount * 10")')
+    amount: Expression | None = Field(
+        default=None, description='A literal ("100") or a CEL expression ("event.amount * 10")'
+    )
     bucket: Literal["AVAILABLE", "HELD"] | None = None
     allow_negative: StrictBool | None = None
     description: Annotated[str, StringConstraints(max_length=500)] | None = None
-    reference_id: str | None = None
-    expires_at: str | None = Field(
+    reference_id: Reference | None = None
+    expires_at: Moment | None = Field(
         default=None, description='Go duration ("8760h", "365d") from the lot\'s creation, or RFC 3339'
     )
-    matures_at: str | None = None
-    key: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = None
-    value: str | None = None
-    reset_after: str | None = None
-    tag: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = None
-    tier: str | None = None
-    level: str | None = None
-    event_name: str | None = None
-    delay: str | None = None
-    payload: dict[str, Any] | None = None
+    matures_at: Moment | None = None
+    key: Key | None = None
+    value: Expression | None = None
+    reset_after: Moment | None = None
+    tag: Key | None = None
+    tier: Key | None = None
+    level: Key | None = None
+    event_name: Key | None = None
+    delay: Moment | None = None
+    payload: Annotated[dict[str, Any] | None, AfterValidator(_bounded_payload)] = Field(
+        default=None,
+        description=f"Merged into the follow-up event's data: at most {MAX_PAYLOAD_BYTES} bytes of JSON, "
+        f"{MAX_EVENT_DATA_DEPTH} levels deep, numbers DynamoDB can store",
+    )
     target: Target | None = None
 
     def stored(self) -> dict[str, Any]:
@@ -75,8 +103,13 @@ class Budget(RequestModel):
 
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=255)]
-Condition = Annotated[str, StringConstraints(min_length=1)]
+Condition = Annotated[str, StringConstraints(min_length=1, max_length=MAX_EXPRESSION_LENGTH)]
 Order = Annotated[StrictInt, Field(ge=1)]
+ACTIONS_DESCRIPTION = (
+    f"1 to {MAX_ACTIONS} actions, at most {MAX_ACTIONS_BYTES} bytes of JSON in all: one matching rule's work fits "
+    "one transaction"
+)
+BUDGETS_DESCRIPTION = f"At most {MAX_BUDGETS}, one per asset"
 
 
 class RuleCreate(RequestModel):
@@ -84,14 +117,14 @@ class RuleCreate(RequestModel):
     name: Name
     description: Annotated[str, StringConstraints(max_length=1000)] | None = None
     condition: Condition
-    actions: list[Action] = Field(min_length=1)
+    actions: list[Action] = Field(min_length=1, max_length=MAX_ACTIONS, description=ACTIONS_DESCRIPTION)
     order: Order | None = Field(
         default=None, description="Omitted: the program's highest order + 10. Taken: 409 order_conflict"
     )
     stop_after_match: StrictBool = False
     active_from: datetime | None = None
     active_to: datetime | None = None
-    budgets: list[Budget] = Field(default_factory=list)
+    budgets: list[Budget] = Field(default_factory=list, max_length=MAX_BUDGETS, description=BUDGETS_DESCRIPTION)
     status: Literal["ACTIVE", "SUSPENDED"] = "ACTIVE"
 
 
@@ -101,12 +134,21 @@ class RuleUpdate(RequestModel):
     name: Name = None  # type: ignore[assignment]
     description: Annotated[str, StringConstraints(max_length=1000)] | None = None
     condition: Condition = None  # type: ignore[assignment]
-    actions: list[Action] = Field(default=None, min_length=1)  # type: ignore[assignment, arg-type]
+    actions: list[Action] = Field(  # type: ignore[assignment]
+        default=None,  # type: ignore[arg-type]
+        min_length=1,
+        max_length=MAX_ACTIONS,
+        description=ACTIONS_DESCRIPTION,
+    )
     order: Order = None  # type: ignore[assignment]
     stop_after_match: StrictBool = None  # type: ignore[assignment]
     active_from: datetime | None = None
     active_to: datetime | None = None
-    budgets: list[Budget] = None  # type: ignore[assignment]
+    budgets: list[Budget] = Field(  # type: ignore[assignment]
+        default=None,  # type: ignore[arg-type]
+        max_length=MAX_BUDGETS,
+        description=BUDGETS_DESCRIPTION,
+    )
     status: RuleStatus = None  # type: ignore[assignment]
 
 
