@@ -10,7 +10,7 @@ export PYTHONPATH := $(CURDIR)/layers/scrip:$(CURDIR)/local
 export SAM_CLI_TELEMETRY := 0
 export AWS_ACCOUNT_ID_ENDPOINT_MODE := disabled
 
-.PHONY: run test lint typecheck unit validate build bench invoke clean
+.PHONY: run test tests unit-tests stack-tests lint typecheck validate build bench invoke clean
 
 $(VENV)/.installed: requirements-dev.txt layers/scrip/requirements.txt
 	@test -n "$(PYTHON312)" || { echo "python3.12 not found (pyenv 3.12.1 or python3.12 on PATH)"; exit 1; }
@@ -27,7 +27,11 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 run: $(VENV)/.installed
 	$(PY) -m scrip_local serve
 
-test: lint typecheck unit validate
+# The pure unit tests first: they take seconds, and a broken rule shows there before the stack starts.
+test: lint typecheck unit-tests stack-tests validate
+
+# Every test, without the checks around them.
+tests: unit-tests stack-tests
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
@@ -36,8 +40,12 @@ lint: $(VENV)/.installed
 typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy
 
-unit: $(VENV)/.installed
-	$(VENV)/bin/pytest
+unit-tests: $(VENV)/.installed
+	$(VENV)/bin/pytest -n 0 tests/unit
+
+# Everything but tests/unit: services against the emulator, HTTP through the local stack.
+stack-tests: $(VENV)/.installed
+	$(VENV)/bin/pytest --ignore=tests/unit
 
 # cfn-lint, then SAM's own validation (plain `sam validate` is the one that catches unknown
 # event properties), then a real `sam build` (no Docker needed: it only needs the registry).
@@ -55,6 +63,7 @@ bench: $(VENV)/.installed
 	$(PY) bench/ledger_writes.py
 	$(PY) bench/event_processing.py
 	$(PY) bench/webhook_delivery.py
+	$(PY) bench/cold_import.py
 
 # make invoke FUNCTION=ProgramsPostFunction EVENT=events/programs/post.json
 invoke: $(VENV)/.installed

@@ -122,7 +122,7 @@ def main() -> int:
         scale=2,
     )
     alice = participants.upsert_participant(caller, external_id="alice")[0].participant.id
-    owner = balances.Owner(EntityType.PARTICIPANT, alice)
+    owner = balances.BalanceOwner(EntityType.PARTICIPANT, alice)
 
     def adjust(asset: Any, kind: str) -> Any:
         return balances.adjust(
@@ -194,7 +194,7 @@ def main() -> int:
         for person in people:
             balances.adjust(
                 caller,
-                balances.Owner(EntityType.PARTICIPANT, person),
+                balances.BalanceOwner(EntityType.PARTICIPANT, person),
                 program_id=program.id,
                 asset_id=asset.id,
                 type="CREDIT",

@@ -95,7 +95,7 @@ def _run(stack: LocalStack, base_url: str, endpoints: int, credits: int, phases:
         for n in range(credits):
             balances.adjust(
                 caller,
-                balances.Owner(EntityType.PARTICIPANT, people[n % PARTICIPANTS]),
+                balances.BalanceOwner(EntityType.PARTICIPANT, people[n % PARTICIPANTS]),
                 program_id=program["id"],
                 asset_id=asset["id"],
                 type="CREDIT",

@@ -42,7 +42,7 @@ def _credit(ledger: Ledger, participant: str, amount: str, **options: Any) -> An
     caller = Caller(ledger.api.organization_id, "rule")
     outcome, _ = balances.credit(
         caller,
-        balances.Owner(EntityType.PARTICIPANT, participant),
+        balances.BalanceOwner(EntityType.PARTICIPANT, participant),
         program_id=ledger.program["id"],
         asset_id=ledger.points["id"],
         amount=Decimal(amount),
@@ -243,7 +243,7 @@ def test_void_hold_of_a_prefunded_credit_returns_to_the_wallet(ledger: Ledger, a
     caller = Caller(api.organization_id, "rule")
     balances.credit(
         caller,
-        balances.Owner(EntityType.PARTICIPANT, alice),
+        balances.BalanceOwner(EntityType.PARTICIPANT, alice),
         program_id=ledger.program["id"],
         asset_id=cash["id"],
         amount=Decimal("12.50"),

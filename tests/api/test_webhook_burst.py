@@ -54,7 +54,7 @@ def _credit_all(caller: Caller, program_id: str, asset_id: str, people: list[str
             for n in range(worker, CREDITS, THREADS):
                 outcome = balances.adjust(
                     caller,
-                    balances.Owner(EntityType.PARTICIPANT, people[n % len(people)]),
+                    balances.BalanceOwner(EntityType.PARTICIPANT, people[n % len(people)]),
                     program_id=program_id,
                     asset_id=asset_id,
                     type="CREDIT",

@@ -152,7 +152,7 @@ def test_the_lot_job_expires_a_lot_once_whatever_call_is_faulted(stack: Any, mon
     caller, program, asset, (participant,) = make_world(stack, IssuancePolicy.UNLIMITED, InventoryMode.LOT)
     org = caller.organization_id
     account = participant_account(participant)
-    owner = balances.Owner(EntityType.PARTICIPANT, participant)
+    owner = balances.BalanceOwner(EntityType.PARTICIPANT, participant)
     balances.adjust(
         caller, owner, program_id=program, asset_id=asset, type="CREDIT", amount=Decimal(100), description="s"
     )

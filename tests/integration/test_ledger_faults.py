@@ -21,7 +21,7 @@ import pytest
 
 from scrip.domain.assets import InventoryMode, IssuancePolicy
 from scrip.domain.errors import Conflict, PayloadTooLarge
-from scrip.domain.idempotency import IdempotencyScope
+from scrip.domain.idempotency import IdempotencyScope, StoredResponse
 from scrip.domain.ledger import ActionType, Balance, Bucket, EntityType, participant_account
 from scrip.domain.lots import LotFilters
 from scrip.domain.organizations import Caller
@@ -42,8 +42,8 @@ class World:
     mode: InventoryMode
 
     @property
-    def owner(self) -> balances.Owner:
-        return balances.Owner(EntityType.PARTICIPANT, self.participant)
+    def owner(self) -> balances.BalanceOwner:
+        return balances.BalanceOwner(EntityType.PARTICIPANT, self.participant)
 
     def balance(self) -> Balance:
         return ledger_store.read_balance(
@@ -90,7 +90,7 @@ def _operation(
     world: World, action: ActionType, step: int, key: str | None, *, amount: Decimal | None = Decimal(7)
 ) -> str | None:
     reference = f"r{step}" if action is ActionType.VOID_HOLD else None
-    body, _ = balances.balance_operation(
+    answer = balances.idempotent_balance_operation(
         world.caller,
         world.owner,
         action,
@@ -99,10 +99,11 @@ def _operation(
         description="t",
         amount=None if action is ActionType.VOID_HOLD else amount,
         idempotency_key=key,
-        request={"amount": str(amount), "reference_id": reference} if key else None,
+        request={"amount": str(amount), "reference_id": reference} if key else {},
+        render=lambda result: StoredResponse(200, {"journal_entry_id": result.journal_entry_id}),
         filters=LotFilters(reference_id=reference) if reference else None,
     )
-    return str(body["journal_entry_id"])
+    return str(answer.response.body["journal_entry_id"])
 
 
 def _adjust(type: str) -> Callable[[World, int, str | None], str | None]:

@@ -73,8 +73,8 @@ references = st.sampled_from(REFERENCES)
 Refusal = str  # the error code the model expects
 
 
-def _moved(body: dict[str, Any]) -> tuple[Decimal, str | None]:
-    return Decimal(body["amount_processed"]), body["journal_entry_id"]
+def _moved(result: balances.BalanceOperationResult) -> tuple[Decimal, str | None]:
+    return result.amount_processed, result.journal_entry_id
 
 
 def make_machine(stack: Any, counter: list[int]) -> type[RuleBasedStateMachine]:
@@ -93,8 +93,8 @@ def make_machine(stack: Any, counter: list[int]) -> type[RuleBasedStateMachine]:
 
         # ------------------------------------------------------------ helpers
 
-        def _owner(self, p: int) -> balances.Owner:
-            return balances.Owner(EntityType.PARTICIPANT, self.people[p])
+        def _owner(self, p: int) -> balances.BalanceOwner:
+            return balances.BalanceOwner(EntityType.PARTICIPANT, self.people[p])
 
         def _prefunded(self, a: int) -> bool:
             return KINDS[a][0] is IssuancePolicy.PREFUNDED
@@ -251,10 +251,10 @@ def make_machine(stack: Any, counter: list[int]) -> type[RuleBasedStateMachine]:
             present = max(self._bucket(p, a, bucket), Decimal(0))
             moved = present if amount is None else (min(amount, present) if up_to else amount)
             refused = "insufficient_balance" if moved <= 0 or moved > present else None
-            body: dict[str, Any] = {}
+            done: list[balances.BalanceOperationResult] = []
 
             def operation() -> str | None:
-                found, _ = balances.balance_operation(
+                found = balances.balance_operation(
                     self.caller,
                     self._owner(p),
                     action,
@@ -263,13 +263,13 @@ def make_machine(stack: Any, counter: list[int]) -> type[RuleBasedStateMachine]:
                     filters=LotFilters(reference_id=reference) if reference and self._lot(a) else None,
                     **self._common(a, action.value.lower()),
                 )
-                body.update(found)
-                return str(found["journal_entry_id"])
+                done.append(found)
+                return found.journal_entry_id
 
             entry = self._run(refused, operation)
             if entry is None:
                 return Decimal(0), None
-            assert _moved(body) == (moved, entry)
+            assert _moved(done[0]) == (moved, entry)
             return moved, entry
 
         @rule(p=participants, a=assets, amount=some_amounts, ref=st.none() | references)
@@ -305,22 +305,22 @@ def make_machine(stack: Any, counter: list[int]) -> type[RuleBasedStateMachine]:
                 and not lot.expired(now)
             ]
             moved = sum((lot.remaining for lot in provisional), Decimal(0))
-            body: dict[str, Any] = {}
+            done: list[balances.BalanceOperationResult] = []
 
             def operation() -> str | None:
-                found, _ = balances.balance_operation(
+                found = balances.balance_operation(
                     self.caller,
                     self._owner(p),
                     ActionType.VOID_HOLD,
                     filters=LotFilters(reference_id=ref),
                     **self._common(a, "void"),
                 )
-                body.update(found)
-                return str(found["journal_entry_id"])
+                done.append(found)
+                return found.journal_entry_id
 
             entry = self._run(None if provisional else "no_matching_lots", operation)
             if entry is not None:
-                assert _moved(body) == (moved, entry)
+                assert _moved(done[0]) == (moved, entry)
                 self._move(p, a, Bucket.HELD, -moved)
                 if self._prefunded(a):
                     self.wallet[a] += moved
@@ -412,7 +412,7 @@ def test_a_release_into_an_overdraft_repays_it_first(stack: Any) -> None:
     caller, program, (asset,), (alice,) = make_assets(
         stack, [(IssuancePolicy.UNLIMITED, InventoryMode.LOT)], participants=1
     )
-    owner = balances.Owner(EntityType.PARTICIPANT, alice)
+    owner = balances.BalanceOwner(EntityType.PARTICIPANT, alice)
     common: dict[str, Any] = {"program_id": program, "asset_id": asset}
     balances.adjust(
         caller, owner, type="DEBIT", amount=Decimal(10), allow_negative=True, description="clawback", **common

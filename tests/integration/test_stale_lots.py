@@ -45,7 +45,7 @@ def test_an_expiry_run_that_read_lots_before_another_run_committed_starts_over(
     stack: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     caller, program, asset, (alice,) = make_world(stack, IssuancePolicy.UNLIMITED, InventoryMode.LOT)
-    owner = balances.Owner(EntityType.PARTICIPANT, alice)
+    owner = balances.BalanceOwner(EntityType.PARTICIPANT, alice)
     soon = clock.now() + timedelta(minutes=5)
     for amount in (9, 4):
         balances.credit(caller, owner, program_id=program, asset_id=asset, amount=Decimal(amount), expires_at=soon)
@@ -67,7 +67,7 @@ def test_a_debit_planned_from_lots_read_before_a_hold_committed_starts_over(
     stack: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     caller, program, asset, (alice,) = make_world(stack, IssuancePolicy.UNLIMITED, InventoryMode.LOT)
-    owner = balances.Owner(EntityType.PARTICIPANT, alice)
+    owner = balances.BalanceOwner(EntityType.PARTICIPANT, alice)
     balances.credit(caller, owner, program_id=program, asset_id=asset, amount=Decimal(10))
 
     def concurrent_hold() -> None:

@@ -7,29 +7,26 @@ recorded (the table unreachable) raises, returns to the queue and, after the que
 maxReceiveCount, to its dead-letter queue, and the event sweep picks its event up.
 """
 
-import json
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from scrip.observability import logger, metrics, tracer
+from scrip.api.schemas.messages import EventMessageRecord
+from scrip.observability import lambda_handler, metrics
 from scrip.services import event_processing
 
-processor = BatchProcessor(event_type=EventType.SQS)
+processor = BatchProcessor(event_type=EventType.SQS, model=EventMessageRecord)
 
 
-def record_handler(record: SQSRecord) -> None:
-    message = json.loads(record.body)
-    outcome = event_processing.process(message["organization_id"], message["event_id"])
+def record_handler(record: EventMessageRecord) -> None:
+    message = record.body
+    outcome = event_processing.process(message.organization_id, message.event_id)
     if outcome.status is not None:
         metrics.add_metric(name=f"Events{outcome.status.value.title()}", unit="Count", value=1)
 
 
-@logger.inject_lambda_context(clear_state=True)
-@metrics.log_metrics(raise_on_empty_metrics=False)
-@tracer.capture_lambda_handler(capture_response=False)
+@lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return dict(
         process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

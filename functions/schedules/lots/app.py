@@ -4,13 +4,11 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from scrip.observability import logger, metrics, tracer
+from scrip.observability import lambda_handler, logger, metrics
 from scrip.services import lot_jobs
 
 
-@logger.inject_lambda_context(clear_state=True)
-@metrics.log_metrics(raise_on_empty_metrics=False)
-@tracer.capture_lambda_handler(capture_response=False)
+@lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     report = lot_jobs.run_due()
     metrics.add_metric(name="LotsMatured", unit="Count", value=report.matured)

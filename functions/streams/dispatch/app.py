@@ -14,13 +14,13 @@ redelivered batch only repeats what finds nothing left to do.
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from scrip.observability import logger, metrics, tracer
+from scrip.api.schemas.messages import ItemChangeRecord
+from scrip.observability import lambda_handler, metrics
 from scrip.services import follow_ups, webhook_delivery, webhook_emission
 
-processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+processor = BatchProcessor(event_type=EventType.DynamoDBStreams, model=ItemChangeRecord)
 # What this invocation's records ask to queue, sent in batches of ten once every record ran.
 # Sending raises out of the handler on failure, so the whole batch is redelivered: nothing a
 # checkpointed record asked for can be lost, and queueing twice is harmless.
@@ -28,11 +28,11 @@ _pending_events: list[dict[str, Any]] = []
 _pending_deliveries: list[dict[str, Any]] = []
 
 
-def record_handler(record: DynamoDBRecord) -> None:
-    image = record.dynamodb.new_image if record.dynamodb else None
+def record_handler(record: ItemChangeRecord) -> None:
+    image = record.dynamodb.NewImage
     if not image:
         return
-    old = record.dynamodb.old_image if record.dynamodb else None
+    old = record.dynamodb.OldImage or {}
     entity = image.get("entity")
     if entity == "BROADCAST":
         metrics.add_metric(name="BroadcastEventsCreated", unit="Count", value=follow_ups.fan_out(image))
@@ -42,15 +42,11 @@ def record_handler(record: DynamoDBRecord) -> None:
         return
     if entity == "EVENT":
         _pending_events.append(image)
-    for notification in webhook_emission.notifications_for(
-        record.event_name.name if record.event_name else "", image, old
-    ):
+    for notification in webhook_emission.notifications_for(record.eventName, image, old):
         metrics.add_metric(name="WebhookDeliveriesCreated", unit="Count", value=webhook_emission.emit(notification))
 
 
-@logger.inject_lambda_context(clear_state=True)
-@metrics.log_metrics(raise_on_empty_metrics=False)
-@tracer.capture_lambda_handler(capture_response=False)
+@lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     _pending_events.clear()
     _pending_deliveries.clear()

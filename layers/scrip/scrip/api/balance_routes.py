@@ -1,7 +1,8 @@
 """The balance operation endpoints of participants and groups (04 §5.1-5.5).
 
 Both owners take the same bodies; each handler module registers one of these routes for one
-kind of owner, so each operation's code is written once.
+kind of owner, so each operation's code is written once. The services return results; the
+response models in ``api.schemas.ledger`` render them.
 """
 
 from __future__ import annotations
@@ -15,9 +16,8 @@ from scrip.api.schemas.ledger import (
     BalanceOperationResponse,
     ForfeitRequest,
     VoidHoldRequest,
-    balance_body,
 )
-from scrip.domain.amounts import format_amount
+from scrip.domain.idempotency import StoredResponse
 from scrip.domain.ledger import ActionType, Bucket, EntityType
 from scrip.domain.lots import LotFilters
 from scrip.services import balances
@@ -39,9 +39,9 @@ def adjust(endpoint: HttpEndpoint, kind: EntityType) -> None:
         tags=TAGS[kind],
     )
     def adjust_route(id: ResourceId, body: AdjustRequest) -> AdjustResponse:
-        outcome = balances.adjust(
+        result = balances.adjust(
             endpoint.caller(),
-            balances.Owner(kind, str(id)),
+            balances.BalanceOwner(kind, str(id)),
             program_id=str(body.program_id),
             asset_id=str(body.asset_id),
             type=body.type,
@@ -50,17 +50,13 @@ def adjust(endpoint: HttpEndpoint, kind: EntityType) -> None:
             bucket=Bucket(body.bucket),
             allow_negative=body.allow_negative,
         )
-        assert outcome.journal_entry_id is not None
-        return AdjustResponse(
-            type=body.type,
-            amount=format_amount(outcome.amount, outcome.asset.scale),
-            asset_id=outcome.asset.id,
-            program_id=outcome.program.id,
-            bucket=body.bucket,
-            journal_entry_id=outcome.journal_entry_id,
-            balance=balance_body(outcome.balance, outcome.asset.scale),
-            message=MESSAGES[kind],
-        )
+        return AdjustResponse.of(result, MESSAGES[kind])
+
+
+def render_operation(result: balances.BalanceOperationResult) -> StoredResponse:
+    # JSON types, as the idempotency record stores them: the first answer and its replays are
+    # then both validated from the same body, and serialize byte for byte alike.
+    return StoredResponse(200, BalanceOperationResponse.of(result).model_dump(mode="json"))
 
 
 def _run(
@@ -70,18 +66,18 @@ def _run(
     id: str,
     body: BalanceOperationRequest | VoidHoldRequest,
 ) -> BalanceOperationResponse:
-    sent = body.model_dump(exclude_unset=True, exclude={"idempotency_key"})
-    result, _ = balances.balance_operation(
+    answer = balances.idempotent_balance_operation(
         endpoint.caller(),
-        balances.Owner(kind, id),
+        balances.BalanceOwner(kind, id),
         action,
+        idempotency_key=body.idempotency_key,
+        request=body.model_dump(exclude_unset=True, exclude={"idempotency_key"}),
+        render=render_operation,
         program_id=str(body.program_id),
         asset_id=str(body.asset_id),
         description=body.description,
         amount=body.amount,
         bucket=Bucket(body.bucket) if body.bucket else None,
-        idempotency_key=body.idempotency_key,
-        request=sent,
         filters=LotFilters(
             lot_ids=frozenset(str(i) for i in body.lot_ids) if body.lot_ids is not None else None,
             earned_from=body.earned_from,
@@ -89,7 +85,7 @@ def _run(
             reference_id=body.reference_id,
         ),
     )
-    return BalanceOperationResponse.model_validate(result)
+    return BalanceOperationResponse.model_validate(answer.response.body)
 
 
 def _operation(

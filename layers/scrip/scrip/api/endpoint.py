@@ -29,7 +29,7 @@ from scrip.api import errors
 from scrip.domain.errors import ApiError, Unauthorized, UnsupportedMediaType, ValidationFailed
 from scrip.domain.ids import new_request_id
 from scrip.domain.organizations import Caller
-from scrip.observability import logger, metrics, tracer
+from scrip.observability import lambda_handler, logger, metrics
 from scrip.services import auth
 
 REQUEST_ID_HEADER = "X-Request-Id"
@@ -186,9 +186,7 @@ class HttpEndpoint:
         self.router = Router()
         self.public = public
         self._resolver: APIGatewayRestResolver | None = None
-        handle = tracer.capture_lambda_handler(capture_response=False)(self._handle)
-        handle = metrics.log_metrics(raise_on_empty_metrics=False)(handle)
-        self.handler = logger.inject_lambda_context(clear_state=True)(handle)
+        self.handler = lambda_handler(self._handle)
 
     def caller(self) -> Caller:
         caller = self.router.context.get("caller")

@@ -6,9 +6,10 @@ time); production leaves it unset.
 
 from __future__ import annotations
 
-import os
 import re
 from datetime import UTC, datetime, timedelta
+
+from scrip import settings
 
 # What a timestamp input may be (documented in the OpenAPI text): RFC 3339 with a four-digit
 # year, within bounds every later computation can hold (the Unix epoch, and the last year a
@@ -28,9 +29,9 @@ _SHORT_YEAR = re.compile(r"(\d{1,3})(-.*)", re.DOTALL)
 
 
 def now() -> datetime:
-    offset = os.environ.get("SCRIP_CLOCK_OFFSET_SECONDS")
+    offset = settings.current().clock_offset_seconds
     current = datetime.now(UTC)
-    return current + timedelta(seconds=float(offset)) if offset else current
+    return current + timedelta(seconds=offset) if offset else current
 
 
 def to_rfc3339(moment: datetime) -> str:

@@ -69,3 +69,12 @@ class StoredResponse:
 
     status: int
     body: Any
+
+
+@dataclass(frozen=True)
+class IdempotentAnswer:
+    """What an idempotent operation answers: the response ``api/`` rendered for the first
+    request, stored with its key, and whether this is a replay of it."""
+
+    response: StoredResponse
+    replayed: bool

@@ -14,6 +14,7 @@ which holds the changes and a snapshot, stay far below DynamoDB's 400 KB).
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -39,7 +40,7 @@ class RuleStatus(StrEnum):
     ARCHIVED = "ARCHIVED"
 
 
-class ActionType(StrEnum):
+class RuleActionType(StrEnum):
     CREDIT = "CREDIT"
     DEBIT = "DEBIT"
     HOLD = "HOLD"
@@ -56,27 +57,27 @@ class ActionType(StrEnum):
 
 
 ASSET_ACTIONS = {
-    ActionType.CREDIT,
-    ActionType.DEBIT,
-    ActionType.HOLD,
-    ActionType.RELEASE,
-    ActionType.FORFEIT,
-    ActionType.VOID_HOLD,
+    RuleActionType.CREDIT,
+    RuleActionType.DEBIT,
+    RuleActionType.HOLD,
+    RuleActionType.RELEASE,
+    RuleActionType.FORFEIT,
+    RuleActionType.VOID_HOLD,
 }
 REQUIRED = {
-    ActionType.CREDIT: ("asset_id", "amount"),
-    ActionType.DEBIT: ("asset_id", "amount"),
-    ActionType.HOLD: ("asset_id",),
-    ActionType.RELEASE: ("asset_id",),
-    ActionType.FORFEIT: ("asset_id",),
-    ActionType.VOID_HOLD: ("asset_id", "reference_id"),
-    ActionType.TAG: ("tag",),
-    ActionType.UNTAG: ("tag",),
-    ActionType.COUNTER: ("key", "value"),
-    ActionType.SET_ATTRIBUTE: ("key", "value"),
-    ActionType.SET_TIER: ("tier", "level"),
-    ActionType.SCHEDULE_EVENT: ("event_name", "delay"),
-    ActionType.BROADCAST: ("event_name",),
+    RuleActionType.CREDIT: ("asset_id", "amount"),
+    RuleActionType.DEBIT: ("asset_id", "amount"),
+    RuleActionType.HOLD: ("asset_id",),
+    RuleActionType.RELEASE: ("asset_id",),
+    RuleActionType.FORFEIT: ("asset_id",),
+    RuleActionType.VOID_HOLD: ("asset_id", "reference_id"),
+    RuleActionType.TAG: ("tag",),
+    RuleActionType.UNTAG: ("tag",),
+    RuleActionType.COUNTER: ("key", "value"),
+    RuleActionType.SET_ATTRIBUTE: ("key", "value"),
+    RuleActionType.SET_TIER: ("tier", "level"),
+    RuleActionType.SCHEDULE_EVENT: ("event_name", "delay"),
+    RuleActionType.BROADCAST: ("event_name",),
 }
 CEL_FIELDS = ("amount", "value")
 # Literal text or a CEL expression: text that does not parse is a literal, but CEL that could
@@ -173,12 +174,12 @@ def validate_actions(
     for index, action in enumerate(actions):
         prefix = f"actions.{index}"
         try:
-            kind = ActionType(str(action.get("type")))
+            kind = RuleActionType(str(action.get("type")))
         except ValueError:
             raise _fail(
                 f"{prefix}.type", f"unknown action type {action.get('type')!r}", "enum", action.get("type")
             ) from None
-        if kind is ActionType.SET_TIER:
+        if kind is RuleActionType.SET_TIER:
             raise _fail(
                 f"{prefix}.type",
                 "SET_TIER needs tiers, which this deployment does not have yet",
@@ -194,7 +195,7 @@ def validate_actions(
                     raise _fail(
                         f"{prefix}.{name}", f"{name} is a string (a literal or a CEL expression)", received=action[name]
                     )
-                if not (kind is ActionType.SET_ATTRIBUTE and name == "value"):
+                if not (kind is RuleActionType.SET_ATTRIBUTE and name == "value"):
                     check_condition(action[name], f"{prefix}.{name}")
                 else:
                     check_literal_or_cel(action[name], f"{prefix}.{name}")
@@ -219,9 +220,9 @@ def validate_actions(
                     check_moment(action[name], f"{prefix}.{name}")
             if action.get("bucket") not in (None, "AVAILABLE", "HELD"):
                 raise _fail(f"{prefix}.bucket", "bucket is AVAILABLE or HELD", "enum", action.get("bucket"))
-        if kind is ActionType.COUNTER and action.get("reset_after"):
+        if kind is RuleActionType.COUNTER and action.get("reset_after"):
             parse_duration(str(action["reset_after"]), field=f"{prefix}.reset_after")
-        if kind is ActionType.SCHEDULE_EVENT:
+        if kind is RuleActionType.SCHEDULE_EVENT:
             parse_duration(str(action["delay"]), field=f"{prefix}.delay")
         target = action.get("target")
         if target is not None:
@@ -298,3 +299,84 @@ def check_window(active_from: datetime | None, active_to: datetime | None) -> No
 
 def next_order(existing: list[int]) -> int:
     return (max(existing) if existing else 0) + ORDER_STEP
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+@dataclass(frozen=True)
+class ActionTarget:
+    """Whom an action acts on instead of the event's participant (03 §5.3)."""
+
+    type: str  # PARTICIPANT, PROGRAM or GROUP
+    id: str | None = None
+    external_id: str | None = None  # literal or CEL
+    participant_id: str | None = None  # literal or CEL
+
+    @classmethod
+    def of(cls, stored: Mapping[str, Any]) -> ActionTarget:
+        return cls(
+            type=str(stored.get("type")),
+            id=_text(stored.get("id")),
+            external_id=_text(stored.get("external_id")),
+            participant_id=_text(stored.get("participant_id")),
+        )
+
+
+@dataclass(frozen=True)
+class RuleAction:
+    """One action as a rule stores it (03 §5.1), typed for the rules engine to run.
+
+    A rule's actions are stored as the API's ``Action`` model dumps them, and passed
+    ``validate_actions``: each carries the ``REQUIRED`` fields of its type, and the fields its
+    type does not use are None.
+    """
+
+    type: RuleActionType
+    asset_id: str | None = None
+    amount: str | None = None  # literal or CEL
+    bucket: str | None = None  # AVAILABLE or HELD; None is AVAILABLE
+    allow_negative: bool = False
+    description: str | None = None
+    reference_id: str | None = None  # literal or CEL
+    expires_at: str | None = None  # a duration from now, or RFC 3339
+    matures_at: str | None = None
+    key: str | None = None
+    value: str | None = None  # CEL (COUNTER); CEL or literal (SET_ATTRIBUTE)
+    reset_after: str | None = None
+    tag: str | None = None
+    event_name: str | None = None
+    delay: str | None = None
+    payload: Mapping[str, Any] | None = None
+    target: ActionTarget | None = None
+
+    @classmethod
+    def of(cls, stored: Mapping[str, Any]) -> RuleAction:
+        target = stored.get("target")
+        return cls(
+            type=RuleActionType(str(stored["type"])),
+            asset_id=_text(stored.get("asset_id")),
+            amount=_text(stored.get("amount")),
+            bucket=_text(stored.get("bucket")),
+            allow_negative=bool(stored.get("allow_negative")),
+            description=_text(stored.get("description")),
+            reference_id=_text(stored.get("reference_id")),
+            expires_at=_text(stored.get("expires_at")),
+            matures_at=_text(stored.get("matures_at")),
+            key=_text(stored.get("key")),
+            value=_text(stored.get("value")),
+            reset_after=_text(stored.get("reset_after")),
+            tag=_text(stored.get("tag")),
+            event_name=_text(stored.get("event_name")),
+            delay=_text(stored.get("delay")),
+            payload=stored.get("payload"),
+            target=ActionTarget.of(target) if target else None,
+        )
+
+    def required(self, name: str) -> str:
+        """A field ``REQUIRED`` for this action's type; validation put it there."""
+        value = getattr(self, name)
+        if not isinstance(value, str):
+            raise ValueError(f"{self.type.value} action stored without {name}")
+        return value

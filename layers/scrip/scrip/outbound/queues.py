@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from functools import cache
 from typing import Any
 
@@ -21,9 +20,8 @@ def reset() -> None:
     _client.cache_clear()
 
 
-def send(queue_env: str, messages: list[tuple[dict[str, Any], int]]) -> None:
-    """(body, delay in seconds) each, to the queue whose URL is in ``queue_env``; batches of ten."""
-    url = os.environ[queue_env]
+def send(url: str, messages: list[tuple[dict[str, Any], int]]) -> None:
+    """(body, delay in seconds) each, to the queue at ``url``; batches of ten."""
     for start in range(0, len(messages), 10):
         entries = [
             {

@@ -7,14 +7,14 @@ a rotation takes effect at once because a rotated secret is a new ciphertext.
 
 from __future__ import annotations
 
-import os
 import time
 from functools import cache
 from typing import Any
 
 import boto3
 
-KEY_ENV = "SCRIP_SECRETS_KEY_ID"
+from scrip import settings
+
 _CACHE_SECONDS = 60
 _plaintexts: dict[bytes, tuple[float, str]] = {}
 
@@ -35,7 +35,9 @@ def _context(org_id: str, endpoint_id: str) -> dict[str, str]:
 
 def encrypt(org_id: str, endpoint_id: str, secret: str) -> bytes:
     response = _client().encrypt(
-        KeyId=os.environ[KEY_ENV], Plaintext=secret.encode(), EncryptionContext=_context(org_id, endpoint_id)
+        KeyId=settings.current().secrets_key_id,
+        Plaintext=secret.encode(),
+        EncryptionContext=_context(org_id, endpoint_id),
     )
     return bytes(response["CiphertextBlob"])
 

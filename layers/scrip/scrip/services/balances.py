@@ -2,13 +2,18 @@
 
 Each checks the program, the asset and the owner as the spec's gates say (decisions 10, 11),
 validates the amount against the asset's scale and ``max_transaction_amount``, then commits one
-journal entry through ``services.posting``. Hold, release and forfeit take an optional
+journal entry through ``services.posting``. Hold, release, forfeit and void hold take an optional
 ``idempotency_key``: the entry and the key's record commit together.
+
+Each operation returns a result (``AdjustmentResult``, ``BalanceOperationResult``,
+``WalletResult``) and never a response body: ``api/`` renders it. An idempotent operation takes
+the renderer, because its record stores the body the first request answered, and a replay
+answers that body unchanged.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
@@ -17,7 +22,7 @@ from typing import Any
 from scrip.domain import amounts, clock
 from scrip.domain.assets import Asset, InventoryMode, IssuancePolicy
 from scrip.domain.errors import UnprocessableError, ValidationFailed
-from scrip.domain.idempotency import IdempotencyScope, StoredResponse, fingerprint
+from scrip.domain.idempotency import IdempotencyScope, IdempotentAnswer, StoredResponse, fingerprint
 from scrip.domain.ledger import (
     Account,
     ActionType,
@@ -47,7 +52,8 @@ from scrip.domain.lots import (
 )
 from scrip.domain.organizations import Caller
 from scrip.domain.programs import Program
-from scrip.services.posting import Leg, Operation, Origin, Plan, commit, plan, retry_stale
+from scrip.services.common import retry_on_stale
+from scrip.services.posting import BALANCE_RETRY, Leg, Operation, Origin, Plan, commit, plan
 from scrip.storage import assets as asset_store
 from scrip.storage import groups as group_store
 from scrip.storage import idempotency, transactions
@@ -58,7 +64,7 @@ from scrip.storage import programs as program_store
 
 
 @dataclass(frozen=True)
-class Owner:
+class BalanceOwner:
     """The participant or group an operation acts on (groups per program, 04 §5.1)."""
 
     entity_type: EntityType
@@ -71,10 +77,47 @@ class Owner:
 
 
 @dataclass(frozen=True)
-class Outcome:
+class AdjustmentResult:
+    """A committed credit or debit (adjust, and the CREDIT and DEBIT rule actions)."""
+
+    journal_entry_id: str
+    operation: ActionType  # CREDIT or DEBIT
+    amount: Decimal
+    bucket: Bucket
+    balance: Balance  # the owner's, after the entry
+    asset: Asset
+    program: Program
+
+
+@dataclass(frozen=True)
+class ProcessedLot:
+    """What an operation took from one lot (``lots_processed``)."""
+
+    lot_id: str
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class BalanceOperationResult:
+    """A committed hold, release, forfeit or void hold (04 §5.2-5.6)."""
+
+    operation: ActionType
+    amount_processed: Decimal
+    asset: Asset
+    program: Program
+    reference_id: str | None
+    journal_entry_id: str
+    balance: Balance  # the owner's, after the entry
+    lots_processed: tuple[ProcessedLot, ...] | None  # None for a SIMPLE-mode asset
+
+
+@dataclass(frozen=True)
+class WalletResult:
+    """A fund or burn of a program wallet; no entry (and a zero balance) for an UNLIMITED asset."""
+
     journal_entry_id: str | None
     amount: Decimal
-    balance: Balance
+    balance: Balance  # the wallet's, after the entry
     asset: Asset
     program: Program
 
@@ -101,7 +144,7 @@ def load_context(
     return program, asset
 
 
-def require_owner(caller: Caller, owner: Owner, *, financial: bool) -> None:
+def require_balance_owner(caller: Caller, owner: BalanceOwner, *, financial: bool) -> None:
     """The owner exists; a financial operation also needs an ACTIVE participant (decision 10)."""
     org = caller.organization_id
     if owner.entity_type is EntityType.GROUP:
@@ -125,10 +168,16 @@ def checked_amount(value: Decimal, asset: Asset, *, field: str = "amount", ceili
     return value
 
 
-def _refuse_lot_fields(asset: Asset, fields: dict[str, Any]) -> None:
+def _refuse_lot_fields(asset: Asset, filters: LotFilters) -> None:
     if asset.inventory_mode is InventoryMode.SIMPLE:
-        for name in ("lot_ids", "earned_from", "earned_to", "reference_id"):
-            if fields.get(name) is not None:
+        given = {
+            "lot_ids": filters.lot_ids,
+            "earned_from": filters.earned_from,
+            "earned_to": filters.earned_to,
+            "reference_id": filters.reference_id,
+        }
+        for name, value in given.items():
+            if value is not None:
                 raise ValidationFailed(f"{name} applies to LOT-mode assets only", field=name, reason="lot_only")
 
 
@@ -191,7 +240,7 @@ def _commit[T](attempt: Callable[[], tuple[Plan, T]]) -> tuple[Plan, T]:
         transactions.write(planned.writes)
         return planned, result
 
-    return retry_stale(once)
+    return retry_on_stale(once, BALANCE_RETRY)
 
 
 def _insufficient(bucket: Bucket, present: Decimal, requested: Decimal | None, asset: Asset) -> InsufficientBalance:
@@ -237,7 +286,7 @@ def _credit_movement(
 
 def adjust(
     caller: Caller,
-    owner: Owner,
+    owner: BalanceOwner,
     *,
     program_id: str,
     asset_id: str,
@@ -247,10 +296,10 @@ def adjust(
     bucket: Bucket = Bucket.AVAILABLE,
     allow_negative: bool = False,
     origin: Origin | None = None,
-) -> Outcome:
+) -> AdjustmentResult:
     """A manual credit or debit (04 §5.1); not idempotent, as the spec documents."""
     program, asset = load_context(caller, program_id, asset_id)
-    require_owner(caller, owner, financial=True)
+    require_balance_owner(caller, owner, financial=True)
     checked_amount(amount, asset, ceiling=True)
     account = owner.account(program.id)
     source = issuance_source(asset, program)
@@ -283,12 +332,12 @@ def adjust(
     planned, _ = _commit(
         _execute(caller, program, asset, account, action, description, build, allow_negative=overdraft, origin=origin)
     )
-    return Outcome(planned.entry.id, amount, planned.balances[account], asset, program)
+    return AdjustmentResult(planned.entry.id, action, amount, bucket, planned.balances[account], asset, program)
 
 
 def credit(
     caller: Caller,
-    owner: Owner,
+    owner: BalanceOwner,
     *,
     program_id: str,
     asset_id: str,
@@ -299,12 +348,12 @@ def credit(
     matures_at: datetime | None = None,
     reference_id: str | None = None,
     origin: Origin | None = None,
-) -> tuple[Outcome, list[Lot]]:
+) -> tuple[AdjustmentResult, list[Lot]]:
     """A credit with the lot options of the CREDIT rule action (04 §6.1): expiry, maturity,
     provisional HELD credit with a reference. Used by the rules engine; adjust has none of them.
     The reference stamps the journal entry; only a HELD (provisional) lot is stamped with it."""
     program, asset = load_context(caller, program_id, asset_id)
-    require_owner(caller, owner, financial=True)
+    require_balance_owner(caller, owner, financial=True)
     checked_amount(amount, asset, ceiling=True)
     if asset.inventory_mode is InventoryMode.SIMPLE and (expires_at or matures_at or reference_id):
         raise ValidationFailed(
@@ -344,7 +393,10 @@ def credit(
         )
     )
     created = movement.lots.new if movement.lots else []
-    return Outcome(planned.entry.id, amount, planned.balances[account], asset, program), created
+    result = AdjustmentResult(
+        planned.entry.id, ActionType.CREDIT, amount, bucket, planned.balances[account], asset, program
+    )
+    return result, created
 
 
 # ------------------------------------------------- hold, release, forfeit
@@ -427,35 +479,33 @@ def _lot_movement(
     return Movement(_legs(action, account, bucket, changes.moved), changes.moved, changes)
 
 
-def balance_operation(
+def _operation_attempt(
     caller: Caller,
-    owner: Owner,
+    owner: BalanceOwner,
     action: ActionType,
     *,
     program_id: str,
     asset_id: str,
     description: str,
-    amount: Decimal | None = None,
-    bucket: Bucket | None = None,
-    idempotency_key: str | None = None,
-    request: dict[str, Any] | None = None,
-    filters: LotFilters | None = None,
-    origin: Origin | None = None,
-) -> tuple[dict[str, Any], bool]:
-    """Hold, release, forfeit or void hold (04 §5.2-5.6): the response body and whether it is a replay."""
+    amount: Decimal | None,
+    bucket: Bucket | None,
+    filters: LotFilters | None,
+    origin: Origin | None,
+) -> tuple[Program, Callable[[], tuple[Plan, BalanceOperationResult]]]:
+    """Check a hold, release, forfeit or void hold, and return its re-plannable attempt."""
     exempt = action in (ActionType.FORFEIT, ActionType.VOID_HOLD)  # allowed on inactive programs and owners
     program, asset = load_context(caller, program_id, asset_id, require_active_program=not exempt)
-    require_owner(caller, owner, financial=not exempt)
+    require_balance_owner(caller, owner, financial=not exempt)
     if amount is not None:
         checked_amount(amount, asset)
-    _refuse_lot_fields(asset, request or {})
+    lot_filters = filters or LotFilters()
+    _refuse_lot_fields(asset, lot_filters)
     if action is ActionType.VOID_HOLD and asset.inventory_mode is not InventoryMode.LOT:
         raise ValidationFailed("void hold applies to LOT-mode assets only", field="asset_id", reason="lot_only")
     account = owner.account(program.id)
     source_bucket = (
         bucket if action is ActionType.FORFEIT and bucket is not None else _SOURCE.get(action, Bucket.AVAILABLE)
     )
-    lot_filters = filters or LotFilters()
     reference = lot_filters.reference_id
     if action is ActionType.HOLD:
         # A hold stamps its lots with the reference; release and void hold select by it.
@@ -477,59 +527,100 @@ def balance_operation(
             )
         return _simple_movement(action, account, balance, amount, source_bucket, asset)
 
-    attempt = _execute(
+    execute = _execute(
         caller, program, asset, account, action, description, build, reference_id=reference, origin=origin
     )
 
-    def prepare() -> tuple[Plan, dict[str, Any]]:
-        planned, movement = attempt()
-        return planned, operation_body(action, planned, account, movement, asset, program)
+    def attempt() -> tuple[Plan, BalanceOperationResult]:
+        planned, movement = execute()
+        lots = movement.lots
+        result = BalanceOperationResult(
+            operation=action,
+            amount_processed=movement.moved,
+            asset=asset,
+            program=program,
+            reference_id=planned.entry.reference_id,
+            journal_entry_id=planned.entry.id,
+            balance=planned.balances[account],
+            lots_processed=None if lots is None else tuple(ProcessedLot(i, taken) for i, taken in lots.processed),
+        )
+        return planned, result
 
+    return program, attempt
+
+
+def balance_operation(
+    caller: Caller,
+    owner: BalanceOwner,
+    action: ActionType,
+    *,
+    program_id: str,
+    asset_id: str,
+    description: str,
+    amount: Decimal | None = None,
+    bucket: Bucket | None = None,
+    filters: LotFilters | None = None,
+    origin: Origin | None = None,
+) -> BalanceOperationResult:
+    """Hold, release, forfeit or void hold (04 §5.2-5.6) without an idempotency key."""
+    _, attempt = _operation_attempt(
+        caller,
+        owner,
+        action,
+        program_id=program_id,
+        asset_id=asset_id,
+        description=description,
+        amount=amount,
+        bucket=bucket,
+        filters=filters,
+        origin=origin,
+    )
+    return _commit(attempt)[1]
+
+
+def idempotent_balance_operation(
+    caller: Caller,
+    owner: BalanceOwner,
+    action: ActionType,
+    *,
+    idempotency_key: str | None,
+    request: Mapping[str, Any],
+    render: Callable[[BalanceOperationResult], StoredResponse],
+    program_id: str,
+    asset_id: str,
+    description: str,
+    amount: Decimal | None = None,
+    bucket: Bucket | None = None,
+    filters: LotFilters | None = None,
+) -> IdempotentAnswer:
+    """Hold, release, forfeit or void hold as a request asked it, with its optional key.
+
+    ``render`` makes the response; with a key, that response commits in the key's record,
+    and the same key with the same ``request`` answers it again without executing.
+    """
+    program, attempt = _operation_attempt(
+        caller,
+        owner,
+        action,
+        program_id=program_id,
+        asset_id=asset_id,
+        description=description,
+        amount=amount,
+        bucket=bucket,
+        filters=filters,
+        origin=None,
+    )
     if idempotency_key is None:
-        return _commit(prepare)[1], False
+        return IdempotentAnswer(render(_commit(attempt)[1]), replayed=False)
 
     scope = IdempotencyScope(caller.organization_id, program.id, _FAMILIES[action], idempotency_key)
-    digest = fingerprint({"owner": owner.id, "owner_type": owner.entity_type.value, **(request or {})})
+    digest = fingerprint({"owner": owner.id, "owner_type": owner.entity_type.value, **request})
 
-    def idempotent() -> idempotency.Outcome:
-        def prepare_writes() -> tuple[list[Any], StoredResponse]:
-            planned, body = prepare()
-            return planned.writes, StoredResponse(200, body)
+    def prepare_writes() -> tuple[list[transactions.Write], StoredResponse]:
+        planned, result = attempt()
+        return planned.writes, render(result)
 
-        return idempotency.run_once(scope, digest, prepare_writes)
-
-    outcome = retry_stale(idempotent)
-    return dict(outcome.response.body), outcome.replayed
-
-
-def operation_body(
-    action: ActionType, planned: Plan, account: Account, movement: Movement, asset: Asset, program: Program
-) -> dict[str, Any]:
-    text = amounts.format_amount(movement.moved, asset.scale)
-    body: dict[str, Any] = {
-        "operation": action.value,
-        "amount_processed": text,
-        "asset_id": asset.id,
-        "program_id": program.id,
-        "reference_id": planned.entry.reference_id,
-        "journal_entry_id": planned.entry.id,
-        "balance": balance_body(planned.balances[account], asset),
-        "message": f"Processed {text}",
-    }
-    if movement.lots is not None:
-        body["lots_processed"] = [
-            {"id": lot_id, "amount": amounts.format_amount(taken, asset.scale)}
-            for lot_id, taken in movement.lots.processed
-        ]
-    return body
-
-
-def balance_body(balance: Balance, asset: Asset) -> dict[str, str]:
-    return {
-        "available": amounts.format_amount(balance.available, asset.scale),
-        "held": amounts.format_amount(balance.held, asset.scale),
-        "deferred": amounts.format_amount(balance.deferred, asset.scale),
-    }
+    return retry_on_stale(lambda: idempotency.run_once(scope, digest, prepare_writes), BALANCE_RETRY)
 
 
 # -------------------------------------------------------------- wallets
@@ -537,14 +628,14 @@ def balance_body(balance: Balance, asset: Asset) -> dict[str, str]:
 
 def fund_or_burn(
     caller: Caller, program_id: str, asset_id: str, *, burn: bool, amount: Decimal, description: str | None
-) -> Outcome:
+) -> WalletResult:
     """Move value into (fund) or out of (burn) a PREFUNDED program wallet (04 §5.7)."""
     program, asset = load_context(caller, program_id, asset_id)
     checked_amount(amount, asset)
     wallet = wallet_account(program.id)
     if asset.issuance_policy is IssuancePolicy.UNLIMITED:
         # Decision 18: a 200 no-op, no journal entry, no webhook.
-        return Outcome(None, amount, Balance(), asset, program)
+        return WalletResult(None, amount, Balance(), asset, program)
     if burn:
         legs = [
             Leg(wallet, Bucket.AVAILABLE, -amount),
@@ -562,4 +653,4 @@ def fund_or_burn(
             caller.organization_id, program, asset, action, legs, description, Origin(api_key_id=caller.api_key_id)
         )
     )
-    return Outcome(committed.entry.id, amount, committed.balances[wallet], asset, program)
+    return WalletResult(committed.entry.id, amount, committed.balances[wallet], asset, program)

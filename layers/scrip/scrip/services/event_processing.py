@@ -19,12 +19,12 @@ is found past its due time by ``sweep_overdue``: no event stays ``PENDING`` for 
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from scrip import settings
 from scrip.domain import budgets as budget_rules
 from scrip.domain import clock, ids
 from scrip.domain.assets import Asset
@@ -43,7 +43,7 @@ from scrip.domain.events import (
 from scrip.domain.participants import Participant
 from scrip.domain.programs import Program
 from scrip.domain.rule_engine import BUDGET_EXCEEDED, Snapshot, Verdict, activation, judge
-from scrip.domain.rules import ActionType, Rule, RuleStatus
+from scrip.domain.rules import Rule, RuleActionType, RuleStatus
 from scrip.domain.state import Owner, OwnerKind
 from scrip.observability import logger
 from scrip.outbound import queues
@@ -59,7 +59,6 @@ from scrip.storage import rules as rule_store
 from scrip.storage import state as state_store
 from scrip.storage import table, transactions, unit_of_work
 
-RETRY_BASE_ENV = "SCRIP_EVENT_RETRY_BASE_SECONDS"
 _REPLANS = 25
 _DETAIL_CHARS = 300
 # Changes that mean "what we read is out of date": plan again at once, not a failed attempt.
@@ -75,10 +74,6 @@ _STALE = (
 class Processed:
     status: EventStatus | None  # None: nothing to do (already finished, or unknown)
     event: Event | None = None
-
-
-def retry_base_seconds() -> float:
-    return float(os.environ.get(RETRY_BASE_ENV, "2"))
 
 
 def process(organization_id: str, event_id: str) -> Processed:
@@ -161,7 +156,7 @@ def _record_failure(event: Event, message: str, *, permanent: bool = False) -> E
         status=EventStatus.FAILED if final else EventStatus.PENDING,
         error_message=message,
         attempts=attempts,
-        next_attempt_at=None if final else now + retry_delay(attempts, retry_base_seconds()),
+        next_attempt_at=None if final else now + retry_delay(attempts, settings.current().event_retry_base_seconds),
         processed_at=now if final else None,
         updated_at=now,
         version=event.version + 1,
@@ -231,7 +226,9 @@ def _budget_check(org: str, rule: Rule, variables: dict[str, Any], assets: dict[
     suppressed: set[str] = set()
     for budget in rule.budgets:
         asset_id = str(budget["asset_id"])
-        credit_actions = [a for a in rule.actions if a["type"] == ActionType.CREDIT.value and a["asset_id"] == asset_id]
+        credit_actions = [
+            a for a in rule.actions if a["type"] == RuleActionType.CREDIT.value and a["asset_id"] == asset_id
+        ]
         if not credit_actions:
             continue
         asset = assets[asset_id]
@@ -334,7 +331,7 @@ def _run_rule(
     rule = verdict.rule
     suppressed = _budget_check(event.organization_id, rule, variables, assets, now)
     for index, action in enumerate(rule.actions):
-        if action["type"] == ActionType.CREDIT.value and action.get("asset_id") in suppressed:
+        if action["type"] == RuleActionType.CREDIT.value and action.get("asset_id") in suppressed:
             run.actions.append({"type": action["type"], "suppressed": BUDGET_EXCEEDED})
             continue
         scope = rule_actions.ActionScope(
@@ -349,8 +346,6 @@ def _run_rule(
 
 # ------------------------------------------------------------------ sweep
 
-SWEEP_GRACE_ENV = "SCRIP_EVENT_SWEEP_GRACE_SECONDS"
-EVENT_QUEUE_ENV = "SCRIP_EVENT_QUEUE_URL"
 # The recent hours every run reads whatever the checkpoint says: a clock set back (tests move
 # time) or a checkpoint far behind never delays the events of the last hour.
 _SWEEP_LOOKBACK = timedelta(hours=1)
@@ -360,12 +355,8 @@ _HOUR = timedelta(hours=1)
 
 
 def sweep_grace_seconds() -> float:
-    """How long past its due time an event may wait before the sweep counts it lost.
-
-    Longer than a healthy path takes (stream, queue, a 30 s processor) and than the event
-    queue's visibility timeout (180 s), so that a message SQS still redelivers is not doubled.
-    """
-    return float(os.environ.get(SWEEP_GRACE_ENV, "300"))
+    """How long past its due time an event may wait before the sweep counts it lost (see ``settings``)."""
+    return settings.current().event_sweep_grace_seconds
 
 
 @dataclass(frozen=True)
@@ -419,7 +410,7 @@ def sweep_overdue() -> SweepRun:
         else:
             expected = current + _HOUR  # unreachable: the row is broken
     if messages:
-        queues.send(EVENT_QUEUE_ENV, messages)
+        queues.send(settings.current().event_queue_url, messages)
     if advanced_to is not None and advanced_to != checkpoint:
         event_store.save_due_checkpoint(advanced_to)
     return SweepRun(**counts)

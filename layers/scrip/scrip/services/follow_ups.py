@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from scrip import settings
 from scrip.domain import clock
 from scrip.domain.events import EventStatus, EventType, Submission
 from scrip.domain.participants import ParticipantStatus
@@ -22,7 +23,6 @@ from scrip.storage import participants as participant_store
 from scrip.storage import scheduled_events
 
 _PAGE = 200
-EVENT_QUEUE_ENV = "SCRIP_EVENT_QUEUE_URL"
 
 
 def dispatch(images: list[dict[str, Any]]) -> int:
@@ -36,7 +36,7 @@ def dispatch(images: list[dict[str, Any]]) -> int:
         delay = math.ceil((due - now).total_seconds()) if due else 0
         messages.append(({"organization_id": str(image["organization_id"]), "event_id": str(image["id"])}, delay))
     if messages:
-        queues.send(EVENT_QUEUE_ENV, messages)
+        queues.send(settings.current().event_queue_url, messages)
     return len(messages)
 
 

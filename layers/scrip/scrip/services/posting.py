@@ -1,49 +1,36 @@
 """Turning an operation's legs into one committed journal entry (04 §2.5).
 
 An operation says which accounts move and by how much (its *legs*); this module reads the
-balances involved, refuses what would overdraw, seals the entry onto its primary owner's
-chain, and commits the entry, every balance change and (when given) the idempotency record in
-one transaction. A balance that changed meanwhile makes the attempt stale: it is re-read and
-re-planned, so concurrent operations never overdraw and never lose an update.
+balances involved, has ``domain.legs`` apply the legs (refusing what would overdraw, choosing
+sub-wallets), seals the entry onto its primary owner's chain, and commits the entry, every
+balance change and (when given) the idempotency record in one transaction. A balance that
+changed meanwhile makes the attempt stale: it is re-read and re-planned, so concurrent
+operations never overdraw and never lose an update.
 """
 
 from __future__ import annotations
 
 import random
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import ROUND_DOWN, Decimal
 
-from scrip.domain import clock, ids
+from scrip.domain import clock, ids, legs
 from scrip.domain.assets import Asset
-from scrip.domain.errors import Conflict
-from scrip.domain.ledger import (
-    GENESIS_HASH,
-    Account,
-    ActionType,
-    Balance,
-    Bucket,
-    EntityType,
-    InsufficientBalance,
-    JournalEntry,
-    Posting,
-    seal,
-)
+from scrip.domain.ledger import GENESIS_HASH, Account, ActionType, Balance, JournalEntry, Posting, seal
+from scrip.domain.legs import Leg as Leg  # where the operations that build legs import it from
 from scrip.domain.programs import Program
+from scrip.services.common import StaleRetry, retry_on_stale
 from scrip.storage import ledger as ledger_store
 from scrip.storage import transactions
 
-_ATTEMPTS = 40
-
-
-@dataclass(frozen=True)
-class Leg:
-    account: Account
-    bucket: Bucket
-    amount: Decimal  # signed: positive credits the account
-    program_id: str | None = None  # attribution when the entry has no program (a lot's program)
+# Balances are the hottest items (every operation of a participant writes one): many attempts.
+BALANCE_RETRY = StaleRetry(
+    ledger_store.StaleBalance,
+    attempts=40,
+    pause_max_steps=20,
+    conflict_message="the balance changed concurrently too often; retry the request",
+)
 
 
 @dataclass(frozen=True)
@@ -80,73 +67,27 @@ class Operation:
     balance_versions: Mapping[Account, int] = field(default_factory=dict)
 
 
-def _quantum(scale: int) -> Decimal:
-    return Decimal(1).scaleb(-scale)
-
-
-def _wallet_draws(records: list[ledger_store.BalanceRecord], need: Decimal, scale: int) -> list[tuple[int, Decimal]]:
-    """Which sub-wallets a draw of ``need`` takes from: one that covers it (random start), else several."""
-    order = list(range(len(records)))
-    random.shuffle(order)  # spread concurrent credits over the sub-wallets
-    for shard in order:
-        if records[shard].balance.available >= need:
-            return [(shard, need)]
-    draws, remaining = [], need
-    for shard in sorted(order, key=lambda s: records[s].balance.available, reverse=True):
-        take = min(records[shard].balance.available, remaining)
-        if take > 0:
-            draws.append((shard, take))
-            remaining -= take
-        if remaining == 0:
-            return draws
-    raise InsufficientBalance(
-        "the program wallet cannot cover this amount",
-        available=sum((r.balance.available for r in records), Decimal(0)),
-        requested=need,
-        scale=scale,
-    )
-
-
-def _wallet_spread(amount: Decimal, shards: int, scale: int) -> list[tuple[int, Decimal]]:
-    """Funding spreads over the sub-wallets, in amounts of the asset's scale."""
-    part = (amount / shards).quantize(_quantum(scale), rounding=ROUND_DOWN)
-    parts = [(shard, part) for shard in range(shards)]
-    parts[0] = (0, amount - part * (shards - 1))
-    return [p for p in parts if p[1] != 0]
+def _shuffled(count: int) -> list[int]:
+    order = list(range(count))
+    random.shuffle(order)  # spread concurrent draws over the sub-wallets
+    return order
 
 
 def plan(operation: Operation) -> Plan:
     """Read the balances the legs touch and build the entry and its writes (no commit)."""
     org, asset = operation.organization_id, operation.asset
     now = clock.now()
-    owners: dict[Account, ledger_store.BalanceRecord] = {}
-    wallet_delta: dict[Account, Decimal] = {}
-    for leg in operation.legs:
-        if leg.account.entity_type is EntityType.PROGRAM:
-            wallet_delta[leg.account] = wallet_delta.get(leg.account, Decimal(0)) + leg.amount
-        elif not leg.account.is_system and leg.account not in owners:
-            owners[leg.account] = ledger_store.read_balance(org, leg.account, asset.id)
-
+    wallet_delta = legs.wallet_deltas(operation.legs)
+    owners = {account: ledger_store.read_balance(org, account, asset.id) for account in legs.owners(operation.legs)}
     for account, version in operation.balance_versions.items():
         if account in owners and owners[account].version != version:
             raise ledger_store.StaleBalance()
-    after = {account: record.balance for account, record in owners.items()}
-    for leg in operation.legs:
-        if leg.account in after:
-            after[leg.account] = after[leg.account].plus(leg.bucket, leg.amount)
-    for leg in operation.legs:
-        if leg.account not in after or leg.amount >= 0:
-            continue
-        value = after[leg.account].of(leg.bucket)
-        allowed = leg.bucket is Bucket.AVAILABLE and leg.account in operation.allow_negative
-        if value < 0 and not allowed:
-            before = owners[leg.account].balance.of(leg.bucket)
-            raise InsufficientBalance(
-                f"{leg.bucket.value} balance is insufficient",
-                available=before,
-                requested=-leg.amount,
-                scale=asset.scale,
-            )
+    after = legs.apply(
+        {account: record.balance for account, record in owners.items()},
+        operation.legs,
+        operation.allow_negative,
+        asset.scale,
+    )
 
     program_id = operation.program.id if operation.program else None
     postings = tuple(
@@ -185,13 +126,9 @@ def plan(operation: Operation) -> Plan:
         writes.append(ledger_store.balance_write(org, account, asset.id, record, after[account], last_hash))
     for account, delta in wallet_delta.items():
         records = wallet_records[account]
-        if delta < 0:
-            changes = [(shard, -take) for shard, take in _wallet_draws(records, -delta, asset.scale)]
-        else:
-            changes = _wallet_spread(delta, len(records), asset.scale)
-        touched = {shard: records[shard].balance for shard in range(len(records))}
-        for shard, change in changes:
-            touched[shard] = touched[shard].plus(Bucket.AVAILABLE, change)
+        shards = [record.balance for record in records]
+        changes = legs.wallet_changes(shards, delta, asset.scale, _shuffled(len(records)))
+        touched = legs.apply_to_wallet(shards, changes)
         changed_shards = {shard for shard, _ in changes} | ({0} if account == primary else set())
         for shard in sorted(changed_shards):
             record = records[shard]
@@ -199,24 +136,10 @@ def plan(operation: Operation) -> Plan:
             writes.append(
                 ledger_store.balance_write(org, account, asset.id, record, touched[shard], last_hash, shard=shard)
             )
-        after[account] = Balance(
-            sum((b.available for b in touched.values()), Decimal(0)),
-            sum((b.held for b in touched.values()), Decimal(0)),
-            sum((b.deferred for b in touched.values()), Decimal(0)),
-        )
+        after[account] = legs.total(touched)
     writes.extend(ledger_store.entry_writes(entry, operation.origin.event_timestamp))
     writes.extend(operation.extra_writes)
     return Plan(entry, writes, after)
-
-
-def retry_stale[T](attempt: Callable[[], T]) -> T:
-    """Run ``attempt`` until no balance it read changed before its commit."""
-    for number in range(_ATTEMPTS):
-        try:
-            return attempt()
-        except ledger_store.StaleBalance:
-            time.sleep(random.uniform(0, 0.001 * min(number + 1, 20)))  # noqa: S311 - jitter, not a secret
-    raise Conflict("the balance changed concurrently too often; retry the request")
 
 
 def commit(operation: Operation) -> Plan:
@@ -225,4 +148,4 @@ def commit(operation: Operation) -> Plan:
         transactions.write(planned.writes)
         return planned
 
-    return retry_stale(attempt)
+    return retry_on_stale(attempt, BALANCE_RETRY)

@@ -5,10 +5,14 @@ calls the same service an API request would (balances, state), with the event an
 origin. The writes those services make are staged by ``unit_of_work.collecting()`` and commit
 with every other action of the event. Any refusal becomes ``ActionFailed``: the whole event's
 attempt fails and nothing of it is written (03 §2.5).
+
+A stored action is read once into a typed ``RuleAction``, and ``RUNNERS`` maps each action type
+to the function that runs it: a new action type is one function and one entry.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -25,7 +29,7 @@ from scrip.domain.lots import LotFilters
 from scrip.domain.organizations import Caller
 from scrip.domain.participants import Participant, ParticipantStatus
 from scrip.domain.programs import Program
-from scrip.domain.rules import ActionType, Rule
+from scrip.domain.rules import ActionTarget, Rule, RuleAction, RuleActionType
 from scrip.domain.state import Owner as StateOwner
 from scrip.domain.state import OwnerKind, normalize_tag, parse_duration
 from scrip.services import balances, state
@@ -39,18 +43,18 @@ from scrip.storage import scheduled_events
 from scrip.storage import state as state_store
 
 FINANCIAL = {
-    ActionType.CREDIT,
-    ActionType.DEBIT,
-    ActionType.HOLD,
-    ActionType.RELEASE,
-    ActionType.FORFEIT,
-    ActionType.COUNTER,
+    RuleActionType.CREDIT,
+    RuleActionType.DEBIT,
+    RuleActionType.HOLD,
+    RuleActionType.RELEASE,
+    RuleActionType.FORFEIT,
+    RuleActionType.COUNTER,
 }
 _LEDGER_ACTIONS = {
-    ActionType.HOLD: LedgerAction.HOLD,
-    ActionType.RELEASE: LedgerAction.RELEASE,
-    ActionType.FORFEIT: LedgerAction.FORFEIT,
-    ActionType.VOID_HOLD: LedgerAction.VOID_HOLD,
+    RuleActionType.HOLD: LedgerAction.HOLD,
+    RuleActionType.RELEASE: LedgerAction.RELEASE,
+    RuleActionType.FORFEIT: LedgerAction.FORFEIT,
+    RuleActionType.VOID_HOLD: LedgerAction.VOID_HOLD,
 }
 
 
@@ -95,10 +99,14 @@ class ActionResult:
 # ------------------------------------------------------------- resolution
 
 
-def resolve_amount(action: dict[str, Any], activation: dict[str, Any], asset: Asset) -> Decimal | None:
-    """The action's amount as an exact decimal of the asset's scale, or None when omitted."""
-    kind = str(action["type"])
-    text = action.get("amount")
+def resolve_amount(action: Mapping[str, Any], activation: dict[str, Any], asset: Asset) -> Decimal | None:
+    """A stored action's amount as an exact decimal of the asset's scale, or None when omitted."""
+    return _amount(RuleAction.of(action), activation, asset)
+
+
+def _amount(action: RuleAction, activation: dict[str, Any], asset: Asset) -> Decimal | None:
+    kind = action.type.value
+    text = action.amount
     if text in (None, ""):
         return None
     try:
@@ -164,34 +172,34 @@ class Target:
     def state_owner(self) -> StateOwner:
         return StateOwner(self.kind, self.id)
 
-    def ledger_owner(self, action: str) -> balances.Owner:
+    def ledger_owner(self, action: str) -> balances.BalanceOwner:
         if self.kind is OwnerKind.PROGRAM:
             raise ActionFailed(action, "asset actions target a participant or a group, not the program")
         entity = EntityType.GROUP if self.kind is OwnerKind.GROUP else EntityType.PARTICIPANT
-        return balances.Owner(entity, self.id)
+        return balances.BalanceOwner(entity, self.id)
 
 
-def resolve_target(action: dict[str, Any], scope: ActionScope, *, asset_action: bool) -> Target:
-    kind = str(action["type"])
-    target = action.get("target")
+def resolve_target(action: RuleAction, scope: ActionScope, *, asset_action: bool) -> Target:
+    kind = action.type.value
+    target: ActionTarget | None = action.target
     org = scope.organization_id
-    if not target:
+    if target is None:
         chosen = scope.recipient if asset_action and scope.recipient is not None else scope.participant
         return Target(OwnerKind.PARTICIPANT, chosen.id, chosen)
-    if target["type"] == "PROGRAM":
+    if target.type == "PROGRAM":
         return Target(OwnerKind.PROGRAM, scope.program.id)
-    if target["type"] == "GROUP":
-        group = group_store.get(org, str(target["id"]))
+    if target.type == "GROUP":
+        group = group_store.get(org, str(target.id))
         if group is None:
-            raise ActionFailed(kind, f"target group {target['id']} not found")
+            raise ActionFailed(kind, f"target group {target.id} not found")
         return Target(OwnerKind.GROUP, group.id)
     participant_id: str | None
-    if target.get("id"):
-        participant_id = str(target["id"])
-    elif target.get("participant_id"):
-        participant_id = resolve_text(str(target["participant_id"]), scope.activation, kind)
+    if target.id:
+        participant_id = target.id
+    elif target.participant_id:
+        participant_id = resolve_text(target.participant_id, scope.activation, kind)
     else:
-        external = resolve_text(str(target["external_id"]), scope.activation, kind)
+        external = resolve_text(str(target.external_id), scope.activation, kind)
         participant_id = participant_store.find_id_by_external_id(org, external)
         if participant_id is None:
             raise ActionFailed(kind, f"target participant {external!r} not found")
@@ -201,7 +209,7 @@ def resolve_target(action: dict[str, Any], scope: ActionScope, *, asset_action: 
     return Target(OwnerKind.PARTICIPANT, found.id, found)
 
 
-def _require_allowed(kind: ActionType, target: Target) -> None:
+def _require_allowed(kind: RuleActionType, target: Target) -> None:
     """Financial actions need an ACTIVE participant (03 §5.2)."""
     if kind in FINANCIAL and target.participant is not None:
         status = target.participant.status
@@ -212,105 +220,138 @@ def _require_allowed(kind: ActionType, target: Target) -> None:
 # ------------------------------------------------------------------ running
 
 
-def run(action: dict[str, Any], scope: ActionScope) -> ActionResult:
-    """Run one action; ``ActionFailed`` when it cannot."""
-    kind = ActionType(str(action["type"]))
+def run(action: Mapping[str, Any], scope: ActionScope) -> ActionResult:
+    """Run one stored action; ``ActionFailed`` when it cannot."""
+    typed = RuleAction.of(action)
+    runner = RUNNERS.get(typed.type)
+    if runner is None:
+        raise ActionFailed(typed.type.value, "this action type is not available")
     try:
-        if kind in (ActionType.CREDIT, ActionType.DEBIT, *_LEDGER_ACTIONS):
-            return _asset_action(kind, action, scope)
-        if kind in (ActionType.TAG, ActionType.UNTAG, ActionType.COUNTER, ActionType.SET_ATTRIBUTE):
-            return _state_action(kind, action, scope)
-        if kind is ActionType.SCHEDULE_EVENT:
-            return _schedule(action, scope)
-        if kind is ActionType.BROADCAST:
-            return _broadcast(action, scope)
+        return runner(typed, scope)
     except ApiError as error:
-        raise ActionFailed(kind.value, error.message) from None
-    raise ActionFailed(kind.value, "this action type is not available")
+        raise ActionFailed(typed.type.value, error.message) from None
 
 
-def _description(action: dict[str, Any], scope: ActionScope) -> str:
-    return str(action.get("description") or f"{scope.rule.name} ({action['type']})")
+def _description(action: RuleAction, scope: ActionScope) -> str:
+    return action.description or f"{scope.rule.name} ({action.type.value})"
 
 
-def _asset_action(kind: ActionType, action: dict[str, Any], scope: ActionScope) -> ActionResult:
-    asset = asset_store.require(scope.organization_id, str(action["asset_id"]))
+@dataclass(frozen=True)
+class AssetAction:
+    """What every asset action resolves before it moves value: asset, owner, amount, reference."""
+
+    asset: Asset
+    owner: balances.BalanceOwner
+    amount: Decimal | None
+    reference: str | None
+    bucket: Bucket
+    description: str
+
+    def resolved(self, amount: Decimal, settle: dict[str, str] | None = None) -> dict[str, Any]:
+        """The action's record in the event's rule evaluations (03 §1.4)."""
+        asset = self.asset
+        found: dict[str, Any] = {"asset_id": asset.id, "asset_symbol": asset.symbol, "target_id": self.owner.id}
+        if settle is not None:
+            found["settle"] = settle
+        found["amount"] = amounts.format_amount(amount, asset.scale)
+        if self.reference is not None:
+            found["reference_id"] = self.reference
+        return found
+
+
+def _prepare_asset_action(action: RuleAction, scope: ActionScope) -> AssetAction:
+    kind = action.type
+    asset = asset_store.require(scope.organization_id, action.required("asset_id"))
     target = resolve_target(action, scope, asset_action=True)
     owner = target.ledger_owner(kind.value)
     _require_allowed(kind, target)
-    amount = resolve_amount(action, scope.activation, asset)
-    if kind in (ActionType.CREDIT, ActionType.DEBIT) and amount is None:
+    amount = _amount(action, scope.activation, asset)
+    if kind in (RuleActionType.CREDIT, RuleActionType.DEBIT) and amount is None:
         raise ActionFailed(kind.value, "amount is required")
-    reference = (
-        resolve_text(str(action["reference_id"]), scope.activation, kind.value) if action.get("reference_id") else None
-    )
+    reference = resolve_text(action.reference_id, scope.activation, kind.value) if action.reference_id else None
     if reference is not None and asset.inventory_mode is not InventoryMode.LOT:
         raise ActionFailed(kind.value, "reference_id applies to LOT-mode assets only")
-    bucket = Bucket(str(action.get("bucket") or "AVAILABLE"))
-    description = _description(action, scope)
-    resolved: dict[str, Any] = {"asset_id": asset.id, "asset_symbol": asset.symbol, "target_id": owner.id}
+    bucket = Bucket(action.bucket or "AVAILABLE")
+    return AssetAction(asset, owner, amount, reference, bucket, _description(action, scope))
+
+
+def _credit(action: RuleAction, scope: ActionScope) -> ActionResult:
+    prepared = _prepare_asset_action(action, scope)
+    asset, amount, reference = prepared.asset, prepared.amount, prepared.reference
+    assert amount is not None
     entries: list[str] = []
-    if kind is ActionType.CREDIT:
-        assert amount is not None
-        if reference is not None and bucket is Bucket.AVAILABLE:
-            resolved["settle"] = _settle(scope, owner, asset, reference, amount)
-            entries += resolved["settle"].pop("journal_entry_ids")
-        outcome, _ = balances.credit(
-            scope.caller,
-            owner,
-            program_id=scope.program.id,
-            asset_id=asset.id,
-            amount=amount,
-            description=description,
-            bucket=bucket,
-            expires_at=_moment(str(action["expires_at"])) if action.get("expires_at") else None,
-            matures_at=_moment(str(action["matures_at"])) if action.get("matures_at") else None,
-            reference_id=reference,
-            origin=scope.origin,
-        )
-        entries.append(str(outcome.journal_entry_id))
-        resolved["amount"] = amounts.format_amount(amount, asset.scale)
-    elif kind is ActionType.DEBIT:
-        assert amount is not None
-        outcome = balances.adjust(
-            scope.caller,
-            owner,
-            program_id=scope.program.id,
-            asset_id=asset.id,
-            type="DEBIT",
-            amount=amount,
-            description=description,
-            bucket=bucket,
-            allow_negative=bool(action.get("allow_negative")),
-            origin=scope.origin,
-        )
-        entries.append(str(outcome.journal_entry_id))
-        resolved["amount"] = amounts.format_amount(amount, asset.scale)
-    else:
-        body, _ = balances.balance_operation(
-            scope.caller,
-            owner,
-            _LEDGER_ACTIONS[kind],
-            program_id=scope.program.id,
-            asset_id=asset.id,
-            description=description,
-            amount=amount,
-            bucket=bucket if kind is ActionType.FORFEIT else None,
-            filters=LotFilters(reference_id=reference) if reference is not None else None,
-            origin=scope.origin,
-        )
-        entries.append(str(body["journal_entry_id"]))
-        resolved["amount"] = body["amount_processed"]
-    if reference is not None:
-        resolved["reference_id"] = reference
-    return ActionResult({"type": kind.value, "resolved": resolved}, entries)
+    settle: dict[str, str] | None = None
+    if reference is not None and prepared.bucket is Bucket.AVAILABLE:
+        held, voided = _settle(scope, prepared.owner, asset, reference)
+        settle = {
+            "held_amount": amounts.format_amount(held, asset.scale),
+            "delta": amounts.format_amount(amount - held, asset.scale),
+        }
+        entries += voided
+    credited, _ = balances.credit(
+        scope.caller,
+        prepared.owner,
+        program_id=scope.program.id,
+        asset_id=asset.id,
+        amount=amount,
+        description=prepared.description,
+        bucket=prepared.bucket,
+        expires_at=_moment(action.expires_at) if action.expires_at else None,
+        matures_at=_moment(action.matures_at) if action.matures_at else None,
+        reference_id=reference,
+        origin=scope.origin,
+    )
+    entries.append(credited.journal_entry_id)
+    return ActionResult({"type": action.type.value, "resolved": prepared.resolved(amount, settle)}, entries)
 
 
-def _settle(scope: ActionScope, owner: balances.Owner, asset: Asset, reference: str, amount: Decimal) -> dict[str, Any]:
+def _debit(action: RuleAction, scope: ActionScope) -> ActionResult:
+    prepared = _prepare_asset_action(action, scope)
+    assert prepared.amount is not None
+    debited = balances.adjust(
+        scope.caller,
+        prepared.owner,
+        program_id=scope.program.id,
+        asset_id=prepared.asset.id,
+        type="DEBIT",
+        amount=prepared.amount,
+        description=prepared.description,
+        bucket=prepared.bucket,
+        allow_negative=action.allow_negative,
+        origin=scope.origin,
+    )
+    resolved = prepared.resolved(prepared.amount)
+    return ActionResult({"type": action.type.value, "resolved": resolved}, [debited.journal_entry_id])
+
+
+def _balance_operation(action: RuleAction, scope: ActionScope) -> ActionResult:
+    """HOLD, RELEASE, FORFEIT and VOID_HOLD: the balance operations of the API (04 §5.2-5.6)."""
+    prepared = _prepare_asset_action(action, scope)
+    reference = prepared.reference
+    operated = balances.balance_operation(
+        scope.caller,
+        prepared.owner,
+        _LEDGER_ACTIONS[action.type],
+        program_id=scope.program.id,
+        asset_id=prepared.asset.id,
+        description=prepared.description,
+        amount=prepared.amount,
+        bucket=prepared.bucket if action.type is RuleActionType.FORFEIT else None,
+        filters=LotFilters(reference_id=reference) if reference is not None else None,
+        origin=scope.origin,
+    )
+    resolved = prepared.resolved(operated.amount_processed)
+    return ActionResult({"type": action.type.value, "resolved": resolved}, [operated.journal_entry_id])
+
+
+def _settle(
+    scope: ActionScope, owner: balances.BalanceOwner, asset: Asset, reference: str
+) -> tuple[Decimal, list[str]]:
     """A credit into AVAILABLE with a reference settles the provisional HELD credit of that
-    reference (04 §6.4): the provisional lots are voided and the settled amount credited."""
+    reference (04 §6.4): the provisional lots are voided and the settled amount credited.
+    Returns the amount that was held and the void's journal entries (none when nothing was)."""
     try:
-        body, _ = balances.balance_operation(
+        voided = balances.balance_operation(
             scope.caller,
             owner,
             LedgerAction.VOID_HOLD,
@@ -323,14 +364,8 @@ def _settle(scope: ActionScope, owner: balances.Owner, asset: Asset, reference: 
     except ApiError as error:
         if error.code != "no_matching_lots":
             raise
-        held, entries = Decimal(0), []
-    else:
-        held, entries = Decimal(str(body["amount_processed"])), [str(body["journal_entry_id"])]
-    return {
-        "held_amount": amounts.format_amount(held, asset.scale),
-        "delta": amounts.format_amount(amount - held, asset.scale),
-        "journal_entry_ids": entries,
-    }
+        return Decimal(0), []
+    return voided.amount_processed, [voided.journal_entry_id]
 
 
 def _change(
@@ -348,39 +383,52 @@ def _change(
     )
 
 
-def _state_action(kind: ActionType, action: dict[str, Any], scope: ActionScope) -> ActionResult:
+def _tag(action: RuleAction, scope: ActionScope) -> ActionResult:
+    """TAG and UNTAG (03 §5.4.6): a change only when the tag was absent, or present."""
+    kind = action.type
+    target = resolve_target(action, scope, asset_action=False)
+    _require_allowed(kind, target)
+    owner = target.state_owner
+    tag = normalize_tag(action.required("tag"))
+    present = tag in state_store.read(scope.organization_id, owner).tags
+    result = ActionResult({"type": kind.value, "resolved": {"tag": tag, "target_id": target.id}})
+    if kind is RuleActionType.TAG and not present:
+        state.add_tag(scope.caller, owner, tag, scope.source)
+        result.state_changes.append(_change(scope, target, "tag", tag, "add", None, tag))
+    elif kind is RuleActionType.UNTAG and present:
+        state.remove_tag(scope.caller, owner, tag, scope.source)
+        result.state_changes.append(_change(scope, target, "tag", tag, "remove", tag, None))
+    return result
+
+
+def _counter(action: RuleAction, scope: ActionScope) -> ActionResult:
+    kind = action.type
     target = resolve_target(action, scope, asset_action=False)
     _require_allowed(kind, target)
     owner = target.state_owner
     org = scope.organization_id
-    if kind in (ActionType.TAG, ActionType.UNTAG):
-        tag = normalize_tag(str(action["tag"]))
-        present = tag in state_store.read(org, owner).tags
-        result = ActionResult({"type": kind.value, "resolved": {"tag": tag, "target_id": target.id}})
-        if kind is ActionType.TAG and not present:
-            state.add_tag(scope.caller, owner, tag, scope.source)
-            result.state_changes.append(_change(scope, target, "tag", tag, "add", None, tag))
-        elif kind is ActionType.UNTAG and present:
-            state.remove_tag(scope.caller, owner, tag, scope.source)
-            result.state_changes.append(_change(scope, target, "tag", tag, "remove", tag, None))
-        return result
-    key = str(action["key"])
-    if kind is ActionType.COUNTER:
-        try:
-            delta = cel.evaluate_amount(str(action["value"]), scope.activation)
-        except cel.AmountError as error:
-            raise ActionFailed(kind.value, str(error)) from None
-        before = state_store.get_counter(org, owner, key)
-        old = before.effective(clock.now()).value if before else Decimal(0)
-        counter = state.increment_counter(
-            org, owner, key, delta, source=scope.source, reset_after=action.get("reset_after")
-        )
-        return ActionResult(
-            {"type": kind.value, "resolved": {"key": key, "value": str(delta), "target_id": target.id}},
-            state_changes=[_change(scope, target, "counter", key, "set", old, counter.value)],
-        )
-    value = resolve_attribute_value(str(action["value"]), scope.activation)
-    current = state_store.read(org, owner).attributes.get(key)
+    key = action.required("key")
+    try:
+        delta = cel.evaluate_amount(action.required("value"), scope.activation)
+    except cel.AmountError as error:
+        raise ActionFailed(kind.value, str(error)) from None
+    before = state_store.get_counter(org, owner, key)
+    old = before.effective(clock.now()).value if before else Decimal(0)
+    counter = state.increment_counter(org, owner, key, delta, source=scope.source, reset_after=action.reset_after)
+    return ActionResult(
+        {"type": kind.value, "resolved": {"key": key, "value": str(delta), "target_id": target.id}},
+        state_changes=[_change(scope, target, "counter", key, "set", old, counter.value)],
+    )
+
+
+def _set_attribute(action: RuleAction, scope: ActionScope) -> ActionResult:
+    kind = action.type
+    target = resolve_target(action, scope, asset_action=False)
+    _require_allowed(kind, target)
+    owner = target.state_owner
+    key = action.required("key")
+    value = resolve_attribute_value(action.required("value"), scope.activation)
+    current = state_store.read(scope.organization_id, owner).attributes.get(key)
     result = ActionResult({"type": kind.value, "resolved": {"key": key, "value": value, "target_id": target.id}})
     if current != value:
         state.set_attribute(scope.caller, owner, key, value, scope.source)
@@ -388,17 +436,17 @@ def _state_action(kind: ActionType, action: dict[str, Any], scope: ActionScope) 
     return result
 
 
-def _follow_up_data(action: dict[str, Any]) -> dict[str, Any]:
-    payload = action.get("payload") or {}
-    return {**payload, "type": str(action["event_name"])}
+def _follow_up_data(action: RuleAction) -> dict[str, Any]:
+    payload = action.payload or {}
+    return {**payload, "type": action.required("event_name")}
 
 
-def _schedule(action: dict[str, Any], scope: ActionScope) -> ActionResult:
+def _schedule(action: RuleAction, scope: ActionScope) -> ActionResult:
     """A SYSTEM event for later (03 §5.4.11), keyed so that a retried source event schedules once."""
     target = resolve_target(action, scope, asset_action=False)
     if target.kind is not OwnerKind.PARTICIPANT:
         raise ActionFailed("SCHEDULE_EVENT", "a scheduled event is for a participant")
-    fire_at = clock.now() + parse_duration(str(action["delay"]))
+    fire_at = clock.now() + parse_duration(action.required("delay"))
     key = f"sched:{scope.event.id}:{scope.rule.id}:{scope.index}"
     scheduled_events.schedule(
         scope.organization_id,
@@ -413,7 +461,7 @@ def _schedule(action: dict[str, Any], scope: ActionScope) -> ActionResult:
         {
             "type": "SCHEDULE_EVENT",
             "resolved": {
-                "event_name": action["event_name"],
+                "event_name": action.event_name,
                 "fire_at": clock.to_rfc3339(fire_at),
                 "idempotency_key": key,
             },
@@ -421,7 +469,7 @@ def _schedule(action: dict[str, Any], scope: ActionScope) -> ActionResult:
     )
 
 
-def _broadcast(action: dict[str, Any], scope: ActionScope) -> ActionResult:
+def _broadcast(action: RuleAction, scope: ActionScope) -> ActionResult:
     """One SYSTEM event per enrolled participant, fanned out after commit (03 §5.4.12).
 
     Events made by a broadcast do not broadcast again: that would loop over the program forever.
@@ -437,4 +485,20 @@ def _broadcast(action: dict[str, Any], scope: ActionScope) -> ActionResult:
         key_prefix=f"bcast:{scope.event.id}:{scope.rule.id}:{scope.index}",
         event_data=_follow_up_data(action),
     )
-    return ActionResult({"type": "BROADCAST", "resolved": {"event_name": action["event_name"]}})
+    return ActionResult({"type": "BROADCAST", "resolved": {"event_name": action.event_name}})
+
+
+RUNNERS: dict[RuleActionType, Callable[[RuleAction, ActionScope], ActionResult]] = {
+    RuleActionType.CREDIT: _credit,
+    RuleActionType.DEBIT: _debit,
+    RuleActionType.HOLD: _balance_operation,
+    RuleActionType.RELEASE: _balance_operation,
+    RuleActionType.FORFEIT: _balance_operation,
+    RuleActionType.VOID_HOLD: _balance_operation,
+    RuleActionType.TAG: _tag,
+    RuleActionType.UNTAG: _tag,
+    RuleActionType.COUNTER: _counter,
+    RuleActionType.SET_ATTRIBUTE: _set_attribute,
+    RuleActionType.SCHEDULE_EVENT: _schedule,
+    RuleActionType.BROADCAST: _broadcast,
+}  # SET_TIER has no runner until tiers exist: "this action type is not available"

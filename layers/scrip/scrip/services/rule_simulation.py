@@ -14,17 +14,17 @@ from scrip.domain import amounts, cel, clock
 from scrip.domain.events import ActionFailed, exact_numbers, plain_numbers
 from scrip.domain.organizations import Caller
 from scrip.domain.rule_engine import Snapshot, activation
-from scrip.domain.rules import ActionType, Rule
+from scrip.domain.rules import Rule, RuleActionType
 from scrip.services import rule_actions
 from scrip.storage import assets as asset_store
 from scrip.storage import rules as rule_store
 
 _VERBS = {
-    ActionType.CREDIT: "Credit {amount} {symbol} to participant",
-    ActionType.DEBIT: "Debit {amount} {symbol} from participant",
-    ActionType.HOLD: "Hold {amount} {symbol} of participant",
-    ActionType.RELEASE: "Release {amount} {symbol} to participant",
-    ActionType.FORFEIT: "Forfeit {amount} {symbol} of participant",
+    RuleActionType.CREDIT: "Credit {amount} {symbol} to participant",
+    RuleActionType.DEBIT: "Debit {amount} {symbol} from participant",
+    RuleActionType.HOLD: "Hold {amount} {symbol} of participant",
+    RuleActionType.RELEASE: "Release {amount} {symbol} to participant",
+    RuleActionType.FORFEIT: "Forfeit {amount} {symbol} of participant",
 }
 
 
@@ -32,7 +32,9 @@ def _targets_event_participant(action: dict[str, Any]) -> bool:
     return not action.get("target")
 
 
-def _asset_result(kind: ActionType, action: dict[str, Any], variables: dict[str, Any], rule: Rule) -> dict[str, Any]:
+def _asset_result(
+    kind: RuleActionType, action: dict[str, Any], variables: dict[str, Any], rule: Rule
+) -> dict[str, Any]:
     asset = asset_store.require(rule.organization_id, str(action["asset_id"]))
     try:
         amount = rule_actions.resolve_amount(action, variables, asset)
@@ -47,11 +49,11 @@ def _asset_result(kind: ActionType, action: dict[str, Any], variables: dict[str,
 
 
 def _result(action: dict[str, Any], variables: dict[str, Any], rule: Rule, snapshot: Snapshot) -> dict[str, Any]:
-    kind = ActionType(str(action["type"]))
+    kind = RuleActionType(str(action["type"]))
     if kind in _VERBS:
         return _asset_result(kind, action, variables, rule)
     own = _targets_event_participant(action)
-    if kind is ActionType.COUNTER:
+    if kind is RuleActionType.COUNTER:
         key = str(action["key"])
         try:
             delta = cel.evaluate_amount(str(action["value"]), variables)
@@ -66,18 +68,18 @@ def _result(action: dict[str, Any], variables: dict[str, Any], rule: Rule, snaps
                 projected_value=amounts.canonical_decimal(current + delta),
             )
         return result
-    if kind in (ActionType.TAG, ActionType.UNTAG):
+    if kind in (RuleActionType.TAG, RuleActionType.UNTAG):
         tag = str(action["tag"]).strip().lower()
-        verb = "Add" if kind is ActionType.TAG else "Remove"
+        verb = "Add" if kind is RuleActionType.TAG else "Remove"
         result = {"description": f"{verb} tag {tag}"}
         if own:
             present = tag in snapshot.tags
             result["current_tags"] = snapshot.tags
-            result["would_add" if kind is ActionType.TAG else "would_remove"] = (
-                not present if kind is ActionType.TAG else present
+            result["would_add" if kind is RuleActionType.TAG else "would_remove"] = (
+                not present if kind is RuleActionType.TAG else present
             )
         return result
-    if kind is ActionType.SET_ATTRIBUTE:
+    if kind is RuleActionType.SET_ATTRIBUTE:
         key = str(action["key"])
         try:
             value = rule_actions.resolve_attribute_value(str(action["value"]), variables)
@@ -88,11 +90,11 @@ def _result(action: dict[str, Any], variables: dict[str, Any], rule: Rule, snaps
             attribute = snapshot.attributes.get(key)
             result.update(current_value=attribute, would_change=attribute != value)
         return result
-    if kind is ActionType.SCHEDULE_EVENT:
+    if kind is RuleActionType.SCHEDULE_EVENT:
         return {"description": f"Schedule event {action['event_name']} in {action['delay']}"}
-    if kind is ActionType.BROADCAST:
+    if kind is RuleActionType.BROADCAST:
         return {"description": f"Broadcast event {action['event_name']} to the program's participants"}
-    if kind is ActionType.SET_TIER:
+    if kind is RuleActionType.SET_TIER:
         return {"description": f"Set tier {action['tier']} to {action['level']}"}
     return {"description": f"{kind.value} is not supported by simulation"}
 

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import random
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from scrip.domain import clock, ids
-from scrip.domain.errors import Conflict, NotFound, ValidationFailed
+from scrip.domain.errors import NotFound, ValidationFailed
 from scrip.domain.organizations import Caller
 from scrip.domain.pagination import Page, decode_cursor, encode_cursor, scope_signature
 from scrip.domain.state import (
@@ -26,6 +23,7 @@ from scrip.domain.state import (
     normalize_tag,
     parse_duration,
 )
+from scrip.services.common import StaleRetry, retry_on_stale
 from scrip.storage import groups as group_store
 from scrip.storage import participants as participant_store
 from scrip.storage import programs as program_store
@@ -34,7 +32,13 @@ from scrip.storage import transactions
 
 # Each changed key costs two items (the key and its history line) of a 100-item transaction.
 MAX_CHANGES_PER_REQUEST = 45
-_INCREMENT_ATTEMPTS = 60
+_STATE_RETRY = StaleRetry(
+    state_store.StaleState,
+    pause_step_seconds=0.002,
+    conflict_message="the state changed concurrently too often; retry the request",
+)
+# Counters are incremented by every event of a participant at once: many more attempts.
+_INCREMENT_RETRY = replace(_STATE_RETRY, attempts=60)
 
 
 @dataclass(frozen=True)
@@ -77,7 +81,7 @@ def _change(
     )
 
 
-def require_owner(caller: Caller, owner: Owner, *, for_write: bool = False) -> None:
+def require_state_owner(caller: Caller, owner: Owner, *, for_write: bool = False) -> None:
     """404 for an owner that is not in the caller's organization; an archived group is read-only."""
     org = caller.organization_id
     if owner.kind is OwnerKind.PARTICIPANT:
@@ -108,7 +112,7 @@ def _state_page(
     caller: Caller, owner: Owner, prefix: str, *, limit: int, cursor: str | None
 ) -> tuple[list[dict[str, Any]], str | None]:
     """One page of an owner's tags, counters or attributes (by ``prefix``), in key order."""
-    require_owner(caller, owner)
+    require_state_owner(caller, owner)
     scope = scope_signature(prefix, caller.organization_id, owner.kind, owner.id)
     after = decode_cursor(cursor, scope) if cursor else None
     found, resume = state_store.page(caller.organization_id, owner, prefix, limit=limit, after=after)
@@ -131,7 +135,7 @@ class _AlreadyTagged(state_store.StaleState):
 def add_tag(caller: Caller, owner: Owner, tag: str, source: ChangeSource | None = None) -> tuple[str, bool]:
     """Add one tag; (tag, True) when it was new, (tag, False) when it was already there."""
     tag = normalize_tag(tag)
-    require_owner(caller, owner, for_write=True)
+    require_state_owner(caller, owner, for_write=True)
     org, now = caller.organization_id, clock.now()
     change = _change(StateType.TAG, tag, Operation.ADD, None, tag, now, source or source_of(caller))
     try:
@@ -149,7 +153,7 @@ def add_tag(caller: Caller, owner: Owner, tag: str, source: ChangeSource | None 
 
 def remove_tag(caller: Caller, owner: Owner, tag: str, source: ChangeSource | None = None) -> None:
     tag = normalize_tag(tag)
-    require_owner(caller, owner, for_write=True)
+    require_state_owner(caller, owner, for_write=True)
     org = caller.organization_id
 
     def attempt() -> None:
@@ -164,7 +168,7 @@ def remove_tag(caller: Caller, owner: Owner, tag: str, source: ChangeSource | No
             ]
         )
 
-    _retry_stale(attempt)
+    retry_on_stale(attempt, _STATE_RETRY)
 
 
 def tag_replacement_writes(
@@ -190,7 +194,7 @@ def tag_replacement_writes(
 def replace_tags(caller: Caller, owner: Owner, tags: list[str]) -> list[str]:
     """Make the owner's tags exactly ``tags`` (bulk sync); returns the sorted new set."""
     wanted = sorted({normalize_tag(t) for t in tags})
-    require_owner(caller, owner, for_write=True)
+    require_state_owner(caller, owner, for_write=True)
     org = caller.organization_id
 
     def attempt() -> None:
@@ -200,7 +204,7 @@ def replace_tags(caller: Caller, owner: Owner, tags: list[str]) -> list[str]:
         if writes:
             transactions.write([state_store.owner_guard(org, owner), *writes])
 
-    _retry_stale(attempt)
+    retry_on_stale(attempt, _STATE_RETRY)
     return wanted
 
 
@@ -214,7 +218,7 @@ def list_counters(caller: Caller, owner: Owner, *, limit: int, cursor: str | Non
 
 
 def get_counter(caller: Caller, owner: Owner, key: str) -> Counter:
-    require_owner(caller, owner)
+    require_state_owner(caller, owner)
     counter = state_store.get_counter(caller.organization_id, owner, key)
     if counter is None:
         raise NotFound(f"counter {key!r} not found")
@@ -231,7 +235,7 @@ def set_counter(
     check_key(key)
     if isinstance(reset_after, str) and reset_after:
         parse_duration(reset_after)
-    require_owner(caller, owner, for_write=True)
+    require_state_owner(caller, owner, for_write=True)
     org, source = caller.organization_id, source_of(caller)
 
     def attempt() -> Counter:
@@ -251,11 +255,11 @@ def set_counter(
         )
         return updated
 
-    return _retry_stale(attempt)
+    return retry_on_stale(attempt, _STATE_RETRY)
 
 
 def delete_counter(caller: Caller, owner: Owner, key: str) -> None:
-    require_owner(caller, owner, for_write=True)
+    require_state_owner(caller, owner, for_write=True)
     org = caller.organization_id
 
     def attempt() -> None:
@@ -280,7 +284,7 @@ def delete_counter(caller: Caller, owner: Owner, key: str) -> None:
             ]
         )
 
-    _retry_stale(attempt)
+    retry_on_stale(attempt, _STATE_RETRY)
 
 
 def increment_counter(
@@ -341,18 +345,7 @@ def increment_counter(
         transactions.write(writes)
         return updated
 
-    return _retry_stale(attempt, attempts=_INCREMENT_ATTEMPTS)
-
-
-def _retry_stale[T](attempt: Callable[[], T], attempts: int = 5) -> T:
-    """Run a read-plan-write again while what it read changed before its write committed."""
-    for number in range(attempts):
-        try:
-            return attempt()
-        except state_store.StaleState:
-            time.sleep(random.uniform(0, 0.002 * min(number + 1, 10)))  # noqa: S311 - jitter
-
-    raise Conflict("the state changed concurrently too often; retry the request")
+    return retry_on_stale(attempt, _INCREMENT_RETRY)
 
 
 # -------------------------------------------------------------- attributes
@@ -385,7 +378,7 @@ def merge_attributes(
     """Set the listed keys, keep the others; returns the full merged map."""
     for key in attributes:
         check_key(key, "attributes")
-    require_owner(caller, owner, for_write=True)
+    require_state_owner(caller, owner, for_write=True)
     org = caller.organization_id
 
     def attempt() -> dict[str, str]:
@@ -395,7 +388,7 @@ def merge_attributes(
             transactions.write([state_store.owner_guard(org, owner), *writes])
         return {**current, **attributes}
 
-    return _retry_stale(attempt)
+    return retry_on_stale(attempt, _STATE_RETRY)
 
 
 def set_attribute(
@@ -407,7 +400,7 @@ def set_attribute(
 
 
 def delete_attribute(caller: Caller, owner: Owner, key: str) -> None:
-    require_owner(caller, owner, for_write=True)
+    require_state_owner(caller, owner, for_write=True)
     org = caller.organization_id
 
     def attempt() -> None:
@@ -424,7 +417,7 @@ def delete_attribute(caller: Caller, owner: Owner, key: str) -> None:
             ]
         )
 
-    _retry_stale(attempt)
+    retry_on_stale(attempt, _STATE_RETRY)
 
 
 # ----------------------------------------------------------------- history
@@ -445,7 +438,7 @@ def state_history(
     event_from: datetime | None = None,
     event_to: datetime | None = None,
 ) -> Page[StateChange]:
-    require_owner(caller, owner)
+    require_state_owner(caller, owner)
     scope = scope_signature(
         "state-history",
         caller.organization_id,

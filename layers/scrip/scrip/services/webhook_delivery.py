@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
 
+from scrip import settings
 from scrip.domain import clock
 from scrip.domain.errors import NotFound, ValidationFailed
 from scrip.domain.organizations import Caller
@@ -43,13 +44,12 @@ from scrip.outbound import secrets as secret_store
 from scrip.services import webhook_endpoints
 from scrip.storage import webhooks as webhook_store
 
-QUEUE_ENV = "SCRIP_WEBHOOK_QUEUE_URL"
 LEASE = timedelta(seconds=60)
 USER_AGENT = "Scrip-Webhooks/1.0"
 _SWEEP_HOURS = 8  # the longest backoff (6 h) plus pauses, with margin
 
 
-class Outcome(StrEnum):
+class AttemptOutcome(StrEnum):
     DELIVERED = "delivered"
     RETRYING = "retrying"
     FAILED = "failed"
@@ -60,7 +60,10 @@ class Outcome(StrEnum):
 def queue(deliveries: list[tuple[str, str]]) -> None:
     """(organization id, delivery id) each, to the delivery queue."""
     if deliveries:
-        queues.send(QUEUE_ENV, [({"organization_id": org, "delivery_id": d}, 0) for org, d in deliveries])
+        queues.send(
+            settings.current().webhook_queue_url,
+            [({"organization_id": org, "delivery_id": d}, 0) for org, d in deliveries],
+        )
 
 
 def queue_pending(images: list[dict[str, str]]) -> int:
@@ -76,7 +79,7 @@ def queue_pending(images: list[dict[str, str]]) -> int:
         if delay <= queues.MAX_DELAY_SECONDS:
             messages.append(({"organization_id": image["organization_id"], "delivery_id": image["id"]}, delay))
     if messages:
-        queues.send(QUEUE_ENV, messages)
+        queues.send(settings.current().webhook_queue_url, messages)
     return len(messages)
 
 
@@ -102,27 +105,27 @@ def _save(previous: Delivery, updated: Delivery) -> bool:
     return True
 
 
-def attempt(organization_id: str, delivery: str) -> Outcome:
+def attempt(organization_id: str, delivery: str) -> AttemptOutcome:
     """One attempt of a delivery, if it is due and its endpoint can receive."""
     current = webhook_store.get_delivery(organization_id, delivery)
     now = clock.now()
     if current is None or current.status in (DeliveryStatus.DELIVERED, DeliveryStatus.FAILED):
-        return Outcome.SKIPPED
+        return AttemptOutcome.SKIPPED
     if current.status is DeliveryStatus.SENDING and current.lease_until and current.lease_until > now:
-        return Outcome.SKIPPED
+        return AttemptOutcome.SKIPPED
     if current.next_attempt_at and current.next_attempt_at > now + timedelta(seconds=1):
-        return Outcome.SKIPPED
+        return AttemptOutcome.SKIPPED
     found = webhook_store.get_endpoint_with_secret(organization_id, current.webhook_endpoint_id)
     endpoint, ciphertext = found if found else (None, b"")
     if endpoint is None or endpoint.status is EndpointStatus.ARCHIVED:
         failed = _next(current, status=DeliveryStatus.FAILED, now=now, last_error="endpoint archived")
-        return Outcome.FAILED if _save(current, failed) else Outcome.SKIPPED
+        return AttemptOutcome.FAILED if _save(current, failed) else AttemptOutcome.SKIPPED
     if endpoint.status is EndpointStatus.DISABLED:
-        return Outcome.SKIPPED  # resumes when the endpoint is re-activated (a retry or resend re-queues it)
+        return AttemptOutcome.SKIPPED  # resumes when the endpoint is re-activated (a retry or resend re-queues it)
     blocked = endpoint.blocked_until(now)
     if blocked is not None:
         pushed = _next(current, status=DeliveryStatus.PENDING, now=now, next_attempt_at=blocked)
-        return Outcome.DEFERRED if _save(current, pushed) else Outcome.SKIPPED
+        return AttemptOutcome.DEFERRED if _save(current, pushed) else AttemptOutcome.SKIPPED
     claimed = replace(
         current,
         status=DeliveryStatus.SENDING,
@@ -131,7 +134,7 @@ def attempt(organization_id: str, delivery: str) -> Outcome:
         version=current.version + 1,
     )
     if not _save(current, claimed):
-        return Outcome.SKIPPED
+        return AttemptOutcome.SKIPPED
     result = _send(endpoint, ciphertext, claimed)
     return _record(endpoint, claimed, result)
 
@@ -195,7 +198,7 @@ def _next(
     )
 
 
-def _record(endpoint: Endpoint, sending: Delivery, result: AttemptResult) -> Outcome:
+def _record(endpoint: Endpoint, sending: Delivery, result: AttemptResult) -> AttemptOutcome:
     now = clock.now()
     org = endpoint.organization_id
     attempts = sending.attempt_count + 1
@@ -217,7 +220,7 @@ def _record(endpoint: Endpoint, sending: Delivery, result: AttemptResult) -> Out
         webhook_store.count_outcome(org, endpoint.id, now, success=True, shard=shard)
         if endpoint.consecutive_failures or endpoint.circuit_opens or endpoint.circuit_broken_until:
             webhook_store.close_circuit(org, endpoint.id)
-        return Outcome.DELIVERED
+        return AttemptOutcome.DELIVERED
     webhook_store.count_outcome(org, endpoint.id, now, success=False, shard=shard)
     if result.status == 410:
         webhook_endpoints.disable_gone(org, endpoint.id)
@@ -229,13 +232,13 @@ def _record(endpoint: Endpoint, sending: Delivery, result: AttemptResult) -> Out
     if attempts >= sending.max_attempts:
         failed = replace(sending, **common, status=DeliveryStatus.FAILED, next_attempt_at=None)
         _save(sending, failed)
-        return Outcome.FAILED
+        return AttemptOutcome.FAILED
     delay = next_delay(attempts, random.uniform(-0.1, 0.1))  # noqa: S311 - jitter
     if result.retry_after is not None:
         delay = max(delay, result.retry_after)
     retrying = replace(sending, **common, status=DeliveryStatus.PENDING, next_attempt_at=now + delay)
     _save(sending, retrying)
-    return Outcome.RETRYING
+    return AttemptOutcome.RETRYING
 
 
 # -------------------------------------------------------------- the API side

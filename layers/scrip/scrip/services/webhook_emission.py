@@ -16,6 +16,7 @@ from scrip.domain import amounts, clock
 from scrip.domain.ledger import ActionType, EntityType, JournalEntry, Posting
 from scrip.domain.webhooks import Delivery, DeliveryStatus, Notification, WebhookType, delivery_id, notification_id
 from scrip.storage import items as item_values
+from scrip.storage import keys as item_keys
 from scrip.storage import ledger as ledger_store
 from scrip.storage import participants as participant_store
 from scrip.storage import webhooks as webhook_store
@@ -123,7 +124,7 @@ def _participant_notifications(new: dict[str, Any]) -> list[tuple[str, str, dict
 def notifications_for(event_name: str, new: dict[str, Any], old: dict[str, Any] | None) -> list[Notification]:
     """The notifications a stream record stands for (none for most records)."""
     entity = new.get("entity")
-    if new.get("SK") != "#":
+    if not item_keys.is_entity_item(new):
         return []  # a list entry that copies its entity, not the entity
     found: list[tuple[str, str, dict[str, Any]]] = []
     if entity == "JOURNAL_ENTRY" and event_name == "INSERT":

@@ -8,11 +8,11 @@ runs at registration, on a URL change, and again before every delivery.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from scrip import settings
 from scrip.domain import clock, ids
 from scrip.domain.errors import ValidationFailed
 from scrip.domain.organizations import Caller
@@ -31,14 +31,13 @@ from scrip.outbound import addresses
 from scrip.outbound import secrets as secret_store
 from scrip.storage import webhooks as webhook_store
 
-LOOPBACK_ENV = "SCRIP_WEBHOOKS_ALLOW_LOOPBACK_HTTP"
 MAX_METADATA_KEYS = 50
 MAX_METADATA_BYTES = 8192
 
 
 def loopback_allowed() -> bool:
     """Only the local stack sets this (a developer's receiver on localhost); the template never does."""
-    return os.environ.get(LOOPBACK_ENV) == "true"
+    return settings.current().webhooks_allow_loopback_http
 
 
 def checked_destination(url: str) -> tuple[str, str, int, list[str]]:

@@ -24,7 +24,7 @@ def record(
         [
             transactions.put(
                 {
-                    "PK": f"{keys.organization(org_id)}#BROADCAST#{broadcast_id}",
+                    "PK": keys.broadcast(org_id, broadcast_id),
                     "SK": keys.ENTITY_SK,
                     "entity": "BROADCAST",
                     "organization_id": org_id,

@@ -15,7 +15,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr
 
 from scrip.domain.budgets import BudgetState
-from scrip.storage import items, table, transactions
+from scrip.storage import items, keys, table, transactions
 
 
 class BudgetRace(Exception):
@@ -23,7 +23,7 @@ class BudgetRace(Exception):
 
 
 def _key(org_id: str, rule_id: str, asset_id: str) -> dict[str, str]:
-    return {"PK": f"ORG#{org_id}#RULE#{rule_id}", "SK": f"BUDGET#{asset_id}"}
+    return {"PK": keys.rule(org_id, rule_id), "SK": keys.budget(asset_id)}
 
 
 def read(org_id: str, rule_id: str, asset_id: str) -> BudgetState:

@@ -42,24 +42,24 @@ class StaleEvent(Exception):
 
 
 def _key(org_id: str, event_id: str) -> dict[str, str]:
-    return {"PK": f"{keys.organization(org_id)}#EVENT#{event_id}", "SK": keys.ENTITY_SK}
+    return {"PK": keys.event(org_id, event_id), "SK": keys.ENTITY_SK}
 
 
 def _list_partition(org_id: str, order: str, shard: int) -> str:
-    return f"{keys.organization(org_id)}#EVENTS#{order}#{shard}"
+    return keys.events_list(org_id, order, shard)
 
 
 def _participant_list(org_id: str, participant_id: str) -> str:
-    return f"{keys.participant(org_id, participant_id)}#EVENTS"
+    return keys.participant_events(org_id, participant_id)
 
 
 def _sort_key(event: Event, order: str) -> str:
     created = items.timestamp(event.created_at)
     if order == "BY_CREATED":
-        return f"{created}#{event.id}"
+        return keys.list_sort_key(created, event.id)
     if order == "BY_EVENT_TIME":
-        return f"{items.timestamp(event.event_timestamp)}#{event.id}"
-    return f"{event.status.value}#{created}#{event.id}"
+        return keys.list_sort_key(items.timestamp(event.event_timestamp), event.id)
+    return keys.list_sort_key(event.status.value, created, event.id)
 
 
 def _evaluation_item(evaluation: RuleEvaluation) -> dict[str, Any]:
@@ -209,7 +209,7 @@ def _due_key(event: Event) -> dict[str, str] | None:
     stamp = items.timestamp(moment) or ""
     return {
         "PK": keys.events_due(stamp[:13], keys.shard_of(event.id, keys.EVENTS_DUE_SHARDS)),
-        "SK": f"{stamp}#{event.organization_id}#{event.id}",
+        "SK": keys.due_entry(stamp, event.organization_id, event.id),
     }
 
 

@@ -17,7 +17,7 @@ from scrip.domain.errors import Conflict, NotFound
 from scrip.domain.groups import Group, GroupArchived, GroupStatus, LastAdmin, Member, MemberRole, MemberStatus
 from scrip.storage import items, keys, listing, table, transactions
 
-MEMBER = "MEMBER#"
+MEMBER = keys.GROUP_MEMBER_PREFIX
 
 
 def _key(org_id: str, group_id: str) -> dict[str, str]:
@@ -108,11 +108,13 @@ def member_writes(
     condition = (Attr("PK").not_exists() | Attr("status").eq(MemberStatus.LEFT.value)) if new_only else None
     return [
         transactions.put(
-            {"PK": keys.group(org_id, group_id), "SK": MEMBER + member.participant_id, **body},
+            {"PK": keys.group(org_id, group_id), "SK": keys.group_member(member.participant_id), **body},
             condition=condition,
             on_condition_failed=(lambda: AlreadyMember(member.participant_id)) if new_only else None,
         ),
-        transactions.put({"PK": keys.participant(org_id, member.participant_id), "SK": f"GROUP#{group_id}", **body}),
+        transactions.put(
+            {"PK": keys.participant(org_id, member.participant_id), "SK": keys.membership(group_id), **body}
+        ),
     ]
 
 
@@ -187,7 +189,7 @@ def require(org_id: str, group_id: str) -> Group:
 def get_member(org_id: str, group_id: str, participant_id: str) -> Member | None:
     got = table.client().get_item(
         TableName=table.table_name(),
-        Key={"PK": keys.group(org_id, group_id), "SK": MEMBER + participant_id},
+        Key={"PK": keys.group(org_id, group_id), "SK": keys.group_member(participant_id)},
         ConsistentRead=True,
     )
     item = got.get("Item")

@@ -12,31 +12,24 @@ handlers.
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr
 
+from scrip import settings
 from scrip.domain.errors import IdempotencyConflict
-from scrip.domain.idempotency import IdempotencyScope, StoredResponse
+from scrip.domain.idempotency import IdempotencyScope, IdempotentAnswer, StoredResponse
 from scrip.storage import keys, table, transactions
 
-RETENTION_ENV = "SCRIP_IDEMPOTENCY_RETENTION_SECONDS"
-DEFAULT_RETENTION_SECONDS = 30 * 24 * 3600  # decision 1: at least 24 h, 30 days by default
+RETENTION_ENV = settings.IDEMPOTENCY_RETENTION_SECONDS
+DEFAULT_RETENTION_SECONDS = settings.DEFAULT_IDEMPOTENCY_RETENTION_SECONDS
 
 
 def retention_seconds() -> int:
-    return int(os.environ.get(RETENTION_ENV, DEFAULT_RETENTION_SECONDS))
-
-
-@dataclass(frozen=True)
-class Outcome:
-    response: StoredResponse
-    replayed: bool
+    return settings.current().idempotency_retention_seconds
 
 
 class _KeyTaken(Exception):
@@ -82,7 +75,7 @@ def find(scope: IdempotencyScope) -> tuple[str, StoredResponse] | None:
     return item["fingerprint"], StoredResponse(int(status), body)
 
 
-def _answer_from_record(scope: IdempotencyScope, fingerprint: str) -> Outcome | None:
+def _answer_from_record(scope: IdempotencyScope, fingerprint: str) -> IdempotentAnswer | None:
     found = find(scope)
     if found is None:
         return None
@@ -92,7 +85,7 @@ def _answer_from_record(scope: IdempotencyScope, fingerprint: str) -> Outcome | 
             f"idempotency_key {scope.key!r} was already used with a different payload",
             details={"idempotency_key": scope.key},
         )
-    return Outcome(response, replayed=True)
+    return IdempotentAnswer(response, replayed=True)
 
 
 def run_once(
@@ -101,7 +94,7 @@ def run_once(
     prepare: Callable[[], tuple[Sequence[transactions.Write], StoredResponse]],
     *,
     expires: bool = True,
-) -> Outcome:
+) -> IdempotentAnswer:
     """Execute an operation at most once per ``scope``.
 
     ``prepare`` reads what it needs and returns the writes of the operation and the response
@@ -119,4 +112,4 @@ def run_once(
         if raced is None:  # the winner's record expired in between: vanishingly rare
             raise
         return raced
-    return Outcome(response, replayed=False)
+    return IdempotentAnswer(response, replayed=False)

@@ -8,6 +8,8 @@ reads a plain ``404``.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
+from typing import Any
 
 ENTITY_SK = "#"  # the sort key of an entity's own item in its partition
 
@@ -21,6 +23,7 @@ def api_key(key_hash: str) -> str:
 
 
 def api_key_ref(key_id: str) -> str:
+    """Sort key of an API key's reference in its organization's partition (``API_KEY_PREFIX``)."""
     return f"APIKEY#{key_id}"
 
 
@@ -137,3 +140,194 @@ def events_due(hour: str, shard: int) -> str:
 
 
 EVENTS_DUE_CHECKPOINT = "EVENTDUE#CHECKPOINT"  # the oldest hour the sweep has not yet seen empty
+
+
+def participant_lots(org_id: str, participant_id: str, asset_id: str) -> str:
+    return f"{participant(org_id, participant_id)}#LOTS#{asset_id}"
+
+
+def group_lots(org_id: str, group_id: str, program_id: str, asset_id: str) -> str:
+    return f"{group(org_id, group_id)}#LOTS#{program_id}#{asset_id}"
+
+
+# Due entries of one hour, in shards: a burst of credits with one relative expiry lands in the
+# same hour, and must not land on one partition.
+LOTS_DUE_SHARDS = 16
+
+
+def lots_due(kind: str, hour: str, shard: int) -> str:
+    """Lots by the hour (``YYYY-MM-DDTHH``) they expire or mature (kinds: EXPIRY, MATURITY)."""
+    return f"DUE#{kind}#{hour}#{shard}"
+
+
+def lots_due_checkpoint(kind: str) -> str:
+    """The first hour of a kind's due index the lot job has not yet seen empty."""
+    return f"DUE#{kind}#CHECKPOINT"
+
+
+def due_entry(due_at: str, partition: str, sort_key: str) -> str:
+    """Sort key of a due index entry: due time first (what a run reads up to), then what is due."""
+    return f"{due_at}#{partition}#{sort_key}"
+
+
+def due_entries_up_to(due_at: str) -> str:
+    """The last sort key a due index read up to ``due_at`` covers (every entry due by then)."""
+    return f"{due_at}#\U0010ffff"
+
+
+def due_time(sort_key: str) -> str:
+    """When a due index entry falls due (its sort key's first part)."""
+    return sort_key.split("#", 1)[0]
+
+
+def list_sort_key(*parts: object) -> str:
+    """A list entry's sort key: the values it is ordered by, then the entity id (the keyset
+    tie-breaker). Parts are written as f-strings write them."""
+    return "#".join(f"{part}" for part in parts)
+
+
+# ---------------------------------------------------------------- balances and ledger lines
+
+BALANCE_PREFIX = "BALANCE#"
+
+
+def balance(asset_id: str, program_id: str | None = None) -> str:
+    """Sort key of an owner's balance of an asset (a group's is per program) in its partition."""
+    return BALANCE_PREFIX + (asset_id if program_id is None else f"{program_id}#{asset_id}")
+
+
+def wallet_history(owner_partition: str, shard: int) -> str:
+    """One shard of a program wallet's ledger lines (every credit of its program adds one)."""
+    return f"{ledger_history(owner_partition)}#{shard}"
+
+
+def ledger_line(created_at: str, entry_id: str, index: int) -> str:
+    """Sort key of one posting's line in its owner's ledger history."""
+    return f"{created_at}#{entry_id}#{index:03d}"
+
+
+def total(org_id: str, account: str, asset_id: str, program_id: str | None, shard: int) -> str:
+    return f"ORG#{org_id}#TOTAL#{account}#{asset_id}#{program_id or '-'}#{shard}"
+
+
+def total_applied(org_id: str, entry_id: str) -> str:
+    return f"ORG#{org_id}#TOTALAPPLIED#{entry_id}"
+
+
+# ---------------------------------------------------------------- participants, groups, state
+
+ENROLLMENT_PREFIX = "ENROLLMENT#"
+GROUP_MEMBER_PREFIX = "MEMBER#"
+TAG_PREFIX, COUNTER_PREFIX, ATTRIBUTE_PREFIX = "TAG#", "COUNTER#", "ATTR#"
+API_KEY_PREFIX = "APIKEY#"
+
+
+def enrollment(program_id: str) -> str:
+    """Sort key of a participant's enrollment in a program, in the participant's partition."""
+    return ENROLLMENT_PREFIX + program_id
+
+
+def group_member(participant_id: str) -> str:
+    """Sort key of a member in its group's partition."""
+    return GROUP_MEMBER_PREFIX + participant_id
+
+
+def membership(group_id: str) -> str:
+    """Sort key of a participant's membership of a group, in the participant's partition."""
+    return f"GROUP#{group_id}"
+
+
+# ---------------------------------------------------------------- events, rules, broadcasts
+
+
+def event(org_id: str, event_id: str) -> str:
+    return f"{organization(org_id)}#EVENT#{event_id}"
+
+
+def events_list(org_id: str, order: str, shard: int) -> str:
+    """One of the sharded event lists (orders: BY_CREATED, BY_EVENT_TIME, BY_STATUS)."""
+    return f"{organization(org_id)}#EVENTS#{order}#{shard}"
+
+
+def participant_events(org_id: str, participant_id: str) -> str:
+    return f"{participant(org_id, participant_id)}#EVENTS"
+
+
+def scheduled_events_due(hour: str, shard: int) -> str:
+    """Follow-up events SCHEDULE_EVENT asked for, by the hour (``YYYY-MM-DDTHH``) they fall due."""
+    return f"SCHEDULED#{hour}#{shard}"
+
+
+def broadcast(org_id: str, broadcast_id: str) -> str:
+    return f"{organization(org_id)}#BROADCAST#{broadcast_id}"
+
+
+RULE_VERSION_PREFIX = "VERSION#"
+
+
+def rule(org_id: str, rule_id: str) -> str:
+    return f"ORG#{org_id}#RULE#{rule_id}"
+
+
+def rule_version(version: int) -> str:
+    return f"{RULE_VERSION_PREFIX}{version:06d}"
+
+
+def budget(asset_id: str) -> str:
+    """Sort key of a rule's budget consumption of one asset, in the rule's partition."""
+    return f"BUDGET#{asset_id}"
+
+
+def program_rules(org_id: str, program_id: str) -> str:
+    return f"{program(org_id, program_id)}#RULES"
+
+
+def rules_by_created(org_id: str) -> str:
+    return f"ORG#{org_id}#RULES#BY_CREATED"
+
+
+def rule_order(org_id: str, program_id: str, order: int) -> str:
+    """The claim of an evaluation order within a program (one rule per order)."""
+    return f"{program(org_id, program_id)}#RULEORDER#{order}"
+
+
+def by_rule_order(order: int, rule_id: str) -> str:
+    """Sort key of a program's rule list: evaluation order, zero-padded to sort as text."""
+    return f"{order:010d}#{rule_id}"
+
+
+# ---------------------------------------------------------------- webhooks
+
+
+def webhook_endpoint(org_id: str, endpoint_id: str) -> str:
+    return f"{organization(org_id)}#WEBHOOKENDPOINT#{endpoint_id}"
+
+
+def webhook_endpoints(org_id: str) -> str:
+    return f"{organization(org_id)}#WEBHOOKENDPOINTS"
+
+
+def webhook_delivery(org_id: str, delivery_id: str) -> str:
+    return f"{organization(org_id)}#WEBHOOKDELIVERY#{delivery_id}"
+
+
+def webhook_endpoint_list(org_id: str, endpoint_id: str, kind: str, shard: int | None = None) -> str:
+    """An endpoint's deliveries, unfinished deliveries or outcome counters (kinds: DELIVERIES,
+    PENDING, STATS), sharded when ``shard`` is given."""
+    base = f"{webhook_endpoint(org_id, endpoint_id)}#{kind}"
+    return base if shard is None else f"{base}#{shard}"
+
+
+def webhooks_due(hour: str, shard: int) -> str:
+    """Deliveries by the hour (``YYYY-MM-DDTHH``) their next attempt falls due."""
+    return f"WEBHOOKDUE#{hour}#{shard}"
+
+
+def hourly_counter(hour: str, shard: int) -> str:
+    """Sort key of one shard of an hour's counters."""
+    return f"{hour}#{shard}"
+
+
+def is_entity_item(item: Mapping[str, Any]) -> bool:
+    """Whether an item (a stream image) is an entity's own item, not a list entry copying it."""
+    return item.get("SK") == ENTITY_SK

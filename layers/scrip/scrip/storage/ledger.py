@@ -34,7 +34,7 @@ from scrip.domain.ledger import (
 )
 from scrip.storage import items, keys, listing, table, transactions, unit_of_work
 
-BALANCE = "BALANCE#"
+BALANCE = keys.BALANCE_PREFIX
 
 
 class StaleBalance(Exception):
@@ -65,8 +65,8 @@ def _balance_key(org_id: str, account: Account, asset_id: str, shard: int | None
     if account.entity_type is EntityType.PROGRAM:
         assert shard is not None
         return {"PK": keys.wallet(org_id, account.owner_id, asset_id, shard), "SK": keys.ENTITY_SK}
-    suffix = f"{account.program_id}#{asset_id}" if account.entity_type is EntityType.GROUP else asset_id
-    return {"PK": _owner_partition(org_id, account), "SK": BALANCE + suffix}
+    program_id = account.program_id if account.entity_type is EntityType.GROUP else None
+    return {"PK": _owner_partition(org_id, account), "SK": keys.balance(asset_id, program_id)}
 
 
 def _record(item: dict[str, Any] | None) -> BalanceRecord:
@@ -227,7 +227,7 @@ def entry_writes(entry: JournalEntry, event_timestamp: datetime | None = None) -
         transactions.put(
             {
                 "PK": keys.journal_list(org, keys.shard_of(entry.id, keys.JOURNAL_LIST_SHARDS)),
-                "SK": f"{created_at}#{entry.id}",
+                "SK": keys.list_sort_key(created_at, entry.id),
                 **attributes,
             }
         ),
@@ -240,7 +240,7 @@ def entry_writes(entry: JournalEntry, event_timestamp: datetime | None = None) -
                 {
                     "PK": _history_partition(org, posting.account, entry.id),
                     # The posting's place in the entry keeps an entry's lines in posting order.
-                    "SK": f"{created_at}#{entry.id}#{index:03d}",
+                    "SK": keys.ledger_line(created_at, entry.id, index),
                     "entity": "LEDGER_LINE",
                     "journal_entry_id": entry.id,
                     "posting_id": posting.id,
@@ -265,10 +265,10 @@ def entry_writes(entry: JournalEntry, event_timestamp: datetime | None = None) -
 def _history_partitions(org_id: str, account: Account) -> list[str]:
     """Where an account's ledger lines live. A program wallet takes a line from every credit
     its program draws, so its lines are sharded like the wallet itself."""
-    base = keys.ledger_history(_owner_partition(org_id, account))
+    owner = _owner_partition(org_id, account)
     if account.entity_type is EntityType.PROGRAM:
-        return [f"{base}#{shard}" for shard in range(keys.WALLET_SHARDS)]
-    return [base]
+        return [keys.wallet_history(owner, shard) for shard in range(keys.WALLET_SHARDS)]
+    return [keys.ledger_history(owner)]
 
 
 def _history_partition(org_id: str, account: Account, entry_id: str) -> str:
@@ -289,7 +289,7 @@ def get_entry(org_id: str, entry_id: str) -> JournalEntry:
 
 
 def journal_sort_key(entry: JournalEntry) -> str:
-    return f"{items.timestamp(entry.created_at)}#{entry.id}"
+    return keys.list_sort_key(items.timestamp(entry.created_at), entry.id)
 
 
 def journal_page(

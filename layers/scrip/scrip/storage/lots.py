@@ -3,7 +3,7 @@
 Lot writes ride in the transaction of the balance change they back, which is guarded by the
 balance's version: two operations on one owner's asset cannot both rewrite its lots. Lots
 with an expiry or maturity are also indexed by the hour they fall due, which is what the
-scheduled job reads (``DUE#<kind>#<hour>``, one partition per hour and kind).
+scheduled job reads (``DUE#<kind>#<hour>#<shard>``, from a checkpoint per kind).
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ from scrip.storage import items, keys, listing, table, transactions
 
 def partition(org_id: str, account: Account, asset_id: str) -> str:
     if account.entity_type is EntityType.GROUP:
-        return f"{keys.group(org_id, account.owner_id)}#LOTS#{account.program_id}#{asset_id}"
-    return f"{keys.participant(org_id, account.owner_id)}#LOTS#{asset_id}"
+        return keys.group_lots(org_id, account.owner_id, str(account.program_id), asset_id)
+    return keys.participant_lots(org_id, account.owner_id, asset_id)
 
 
 def _sort_key(lot: Lot) -> str:
-    return f"{items.timestamp(lot.created_at)}#{lot.id}"
+    return keys.chronological(items.timestamp(lot.created_at) or "", lot.id)
 
 
 def _from_item(item: dict[str, Any]) -> Lot:
@@ -50,13 +50,11 @@ def read(org_id: str, account: Account, asset_id: str) -> list[Lot]:
     return [_from_item(i) for i in listing.read_all(partition(org_id, account, asset_id))]
 
 
-DUE_SHARDS = 16
+DUE_SHARDS = keys.LOTS_DUE_SHARDS
 
 
 def _due_partition(kind: str, moment: datetime, shard: int) -> str:
-    """Due entries of one hour, in shards: a burst of credits with one relative expiry lands
-    in the same hour, and must not land on one partition."""
-    return f"DUE#{kind}#{moment.strftime('%Y-%m-%dT%H')}#{shard}"
+    return keys.lots_due(kind, moment.strftime("%Y-%m-%dT%H"), shard)
 
 
 def put(org_id: str, account: Account, lot: Lot) -> list[transactions.Write]:
@@ -94,7 +92,7 @@ def put(org_id: str, account: Account, lot: Lot) -> list[transactions.Write]:
             continue
         due_key = {
             "PK": _due_partition(kind, moment, keys.shard_of(lot.id, DUE_SHARDS)),
-            "SK": f"{items.timestamp(moment)}#{lot_partition}#{_sort_key(lot)}",
+            "SK": keys.due_entry(items.timestamp(moment) or "", lot_partition, _sort_key(lot)),
         }
         if live:
             writes.append(
@@ -119,8 +117,8 @@ def due(kind: str, hour: datetime, until: datetime) -> list[dict[str, Any]]:
     return [
         entry
         for shard in range(DUE_SHARDS)
-        for entry in listing.read_up_to(_due_partition(kind, hour, shard), limit + "#\U0010ffff")
-        if str(entry["SK"]).split("#", 1)[0] <= limit
+        for entry in listing.read_up_to(_due_partition(kind, hour, shard), keys.due_entries_up_to(limit))
+        if keys.due_time(str(entry["SK"])) <= limit
     ]
 
 
@@ -138,3 +136,34 @@ def owner_of(entry: dict[str, Any]) -> tuple[str, Account, str]:
 
 def delete_due(entry: dict[str, Any]) -> transactions.Write:
     return transactions.delete({"PK": entry["PK"], "SK": entry["SK"]})
+
+
+def due_checkpoint(kind: str) -> datetime | None:
+    """The first hour of ``kind``'s due index not yet known to be empty (None before the first run)."""
+    got = table.client().get_item(
+        TableName=table.table_name(),
+        Key={"PK": keys.lots_due_checkpoint(kind), "SK": keys.ENTITY_SK},
+        ConsistentRead=True,
+    )
+    return items.moment(got.get("Item", {}).get("hour"))
+
+
+def save_due_checkpoint(kind: str, hour: datetime) -> None:
+    # Two overlapping runs may write it out of order: an older checkpoint only makes a run read more.
+    table.client().put_item(
+        TableName=table.table_name(),
+        Item={"PK": keys.lots_due_checkpoint(kind), "SK": keys.ENTITY_SK, "hour": items.timestamp(hour)},
+    )
+
+
+def without_repeats(writes: list[transactions.Write]) -> list[transactions.Write]:
+    """The first write of each item: a transaction may not touch an item twice."""
+    seen: set[tuple[str, str]] = set()
+    kept = []
+    for write in writes:
+        key = write.params.get("Key") or write.params["Item"]
+        identity = (str(key["PK"]), str(key["SK"]))
+        if identity not in seen:
+            seen.add(identity)
+            kept.append(write)
+    return kept

@@ -93,7 +93,7 @@ def find_api_key_by_hash(key_hash: str) -> ApiKey | None:
 
 
 def list_api_keys(org_id: str) -> list[ApiKey]:
-    return [_key_from_item(i) for i in listing.read_all(keys.organization(org_id), prefix="APIKEY#")]
+    return [_key_from_item(i) for i in listing.read_all(keys.organization(org_id), prefix=keys.API_KEY_PREFIX)]
 
 
 def revoke_api_key(key: ApiKey) -> None:

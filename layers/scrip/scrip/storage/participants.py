@@ -60,10 +60,10 @@ def _from_item(item: dict[str, Any]) -> Participant:
 def _sort_key(participant: Participant, order: str) -> str:
     created_at = items.timestamp(participant.created_at)
     if order == "BY_CREATED":
-        return f"{created_at}#{participant.id}"
+        return keys.list_sort_key(created_at, participant.id)
     if order == "BY_EXTERNAL_ID":
-        return f"{participant.external_id}#{participant.id}"
-    return f"{participant.status.value}#{created_at}#{participant.id}"
+        return keys.list_sort_key(participant.external_id, participant.id)
+    return keys.list_sort_key(participant.status.value, created_at, participant.id)
 
 
 def _list_entries(participant: Participant, program_ids: Sequence[str]) -> list[transactions.Write]:
@@ -126,7 +126,7 @@ def enrollment_writes(participant: Participant, program_id: str, enrollment: Enr
         transactions.put(
             {
                 "PK": keys.participant(participant.organization_id, participant.id),
-                "SK": f"ENROLLMENT#{program_id}",
+                "SK": keys.enrollment(program_id),
                 "entity": "ENROLLMENT",
                 "program_id": program_id,
                 "status": enrollment.status.value,
@@ -213,7 +213,7 @@ def get_many(org_id: str, participant_ids: Sequence[str]) -> dict[str, Participa
 
 def enrollments(org_id: str, participant_id: str) -> dict[str, Enrollment]:
     result: dict[str, Enrollment] = {}
-    for item in listing.read_all(keys.participant(org_id, participant_id), prefix="ENROLLMENT#"):
+    for item in listing.read_all(keys.participant(org_id, participant_id), prefix=keys.ENROLLMENT_PREFIX):
         enrolled_at = items.moment(item["enrolled_at"])
         assert enrolled_at is not None
         result[item["program_id"]] = Enrollment(item["program_id"], EnrollmentStatus(item["status"]), enrolled_at)

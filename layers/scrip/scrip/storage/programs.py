@@ -63,7 +63,7 @@ def _from_item(item: dict[str, Any]) -> Program:
 
 
 def _by_name_sort_key(program: Program) -> str:
-    return f"{program.name.lower()}#{program.id}"
+    return keys.list_sort_key(program.name.lower(), program.id)
 
 
 def _list_entries(program: Program) -> list[transactions.Write]:

@@ -17,27 +17,27 @@ from scrip.domain.errors import NotFound
 from scrip.domain.rules import OrderConflict, Rule, RuleStatus
 from scrip.storage import items, keys, listing, table, transactions
 
-VERSION = "VERSION#"
+VERSION = keys.RULE_VERSION_PREFIX
 
 
 def _key(org_id: str, rule_id: str) -> dict[str, str]:
-    return {"PK": f"ORG#{org_id}#RULE#{rule_id}", "SK": keys.ENTITY_SK}
+    return {"PK": keys.rule(org_id, rule_id), "SK": keys.ENTITY_SK}
 
 
 def _program_list(org_id: str, program_id: str) -> str:
-    return f"{keys.program(org_id, program_id)}#RULES"
+    return keys.program_rules(org_id, program_id)
 
 
 def _org_list(org_id: str) -> str:
-    return f"ORG#{org_id}#RULES#BY_CREATED"
+    return keys.rules_by_created(org_id)
 
 
 def _order_claim(org_id: str, program_id: str, order: int) -> dict[str, str]:
-    return {"PK": f"{keys.program(org_id, program_id)}#RULEORDER#{order}", "SK": keys.ENTITY_SK}
+    return {"PK": keys.rule_order(org_id, program_id, order), "SK": keys.ENTITY_SK}
 
 
 def _order_sort_key(rule: Rule) -> str:
-    return f"{rule.order:010d}#{rule.id}"
+    return keys.by_rule_order(rule.order, rule.id)
 
 
 def snapshot(rule: Rule) -> dict[str, Any]:
@@ -121,7 +121,7 @@ def _version(
     return transactions.put(
         {
             "PK": _key(rule.organization_id, rule.id)["PK"],
-            "SK": f"{VERSION}{rule.version:06d}",
+            "SK": keys.rule_version(rule.version),
             "entity": "RULE_VERSION",
             "id": history_id,
             "rule_id": rule.id,
@@ -144,7 +144,9 @@ def _lists(rule: Rule) -> list[transactions.Write]:
         transactions.put(
             {"PK": _program_list(rule.organization_id, rule.program_id), "SK": _order_sort_key(rule), **body}
         ),
-        transactions.put({"PK": _org_list(rule.organization_id), "SK": f"{created_at}#{rule.id}", **body}),
+        transactions.put(
+            {"PK": _org_list(rule.organization_id), "SK": keys.list_sort_key(created_at, rule.id), **body}
+        ),
     ]
 
 

@@ -16,7 +16,7 @@ SHARDS = 16
 
 
 def _partition(moment: datetime, shard: int) -> str:
-    return f"SCHEDULED#{moment.strftime('%Y-%m-%dT%H')}#{shard}"
+    return keys.scheduled_events_due(moment.strftime("%Y-%m-%dT%H"), shard)
 
 
 def schedule(
@@ -34,7 +34,7 @@ def schedule(
             transactions.put(
                 {
                     "PK": _partition(fire_at, keys.shard_of(idempotency_key, SHARDS)),
-                    "SK": f"{items.timestamp(fire_at)}#{org_id}#{idempotency_key}",
+                    "SK": keys.due_entry(items.timestamp(fire_at) or "", org_id, idempotency_key),
                     "entity": "SCHEDULED_EVENT",
                     "organization_id": org_id,
                     "program_id": program_id,

@@ -22,7 +22,7 @@ from scrip.domain.participants import ParticipantInactive, ParticipantStatus
 from scrip.domain.state import Counter, Operation, Owner, OwnerKind, StateChange, StateType
 from scrip.storage import items, keys, listing, table, transactions, unit_of_work
 
-TAG, COUNTER, ATTRIBUTE = "TAG#", "COUNTER#", "ATTR#"
+TAG, COUNTER, ATTRIBUTE = keys.TAG_PREFIX, keys.COUNTER_PREFIX, keys.ATTRIBUTE_PREFIX
 
 
 def partition(org_id: str, owner: Owner) -> str:
@@ -215,7 +215,7 @@ def history_put(org_id: str, owner: Owner, change: StateChange) -> transactions.
     return transactions.put(
         {
             "PK": keys.state_history(partition(org_id, owner)),
-            "SK": f"{changed_at}#{change.id}",
+            "SK": keys.list_sort_key(changed_at, change.id),
             "entity": "STATE_CHANGE",
             "id": change.id,
             "state_type": change.state_type.value,

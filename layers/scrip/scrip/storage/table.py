@@ -13,7 +13,6 @@ threads of one process.
 
 from __future__ import annotations
 
-import os
 import threading
 from typing import Any
 
@@ -21,7 +20,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-TABLE_ENV = "SCRIP_TABLE_NAME"
+from scrip import settings
+
 _local = threading.local()
 _generation = 0
 
@@ -37,7 +37,7 @@ def client() -> Any:
 
 
 def table_name() -> str:
-    return os.environ[TABLE_ENV]
+    return settings.current().table_name
 
 
 def reset() -> None:

@@ -22,7 +22,7 @@ class AlreadyApplied(Exception):
 
 
 def _total_key(org_id: str, account: str, asset_id: str, program_id: str | None, shard: int) -> dict[str, str]:
-    return {"PK": f"ORG#{org_id}#TOTAL#{account}#{asset_id}#{program_id or '-'}#{shard}", "SK": keys.ENTITY_SK}
+    return {"PK": keys.total(org_id, account, asset_id, program_id, shard), "SK": keys.ENTITY_SK}
 
 
 def apply_writes(
@@ -32,7 +32,7 @@ def apply_writes(
     shard = keys.shard_of(entry_id, TOTAL_SHARDS)
     writes = [
         transactions.put(
-            {"PK": f"ORG#{org_id}#TOTALAPPLIED#{entry_id}", "SK": keys.ENTITY_SK, "entity": "TOTAL_APPLIED"},
+            {"PK": keys.total_applied(org_id, entry_id), "SK": keys.ENTITY_SK, "entity": "TOTAL_APPLIED"},
             condition=Attr("PK").not_exists(),
             on_condition_failed=AlreadyApplied,
         )

@@ -32,15 +32,17 @@ from __future__ import annotations
 import random
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from boto3.dynamodb.conditions import Attr, ConditionExpressionBuilder
 from botocore.exceptions import ClientError, HTTPClientError
 
 from scrip.domain.errors import Conflict, PayloadTooLarge
-from scrip.storage import table, unit_of_work
+from scrip.storage import table
 
 MAX_ITEMS = 100
 _CONFLICT_RETRIES = 5
@@ -123,15 +125,34 @@ def condition_check(key: dict[str, str], condition: Any, on_condition_failed: Ca
     return Write("ConditionCheck", {"Key": key, "ConditionExpression": condition}, on_condition_failed)
 
 
+class Staging(Protocol):
+    def stage(self, writes: list[Write]) -> None: ...
+
+
+# The unit of work builds on this module (it commits through ``commit_now``), so this module
+# knows it only as something that stages writes: the dependency runs one way.
+_staging: ContextVar[Staging | None] = ContextVar("scrip_staging", default=None)
+
+
+@contextmanager
+def staging_into(staging: Staging) -> Iterator[None]:
+    """Inside the block, ``write`` stages into ``staging`` instead of committing."""
+    token = _staging.set(staging)
+    try:
+        yield
+    finally:
+        _staging.reset(token)
+
+
 def write(writes: Sequence[Write]) -> None:
     """Commit ``writes`` atomically or raise the error of the first failed condition.
 
     Inside ``unit_of_work.collecting()`` the writes are staged instead, to commit with the
     rest of the unit.
     """
-    unit = unit_of_work.current()
-    if unit is not None:
-        unit.stage(list(writes))
+    staging = _staging.get()
+    if staging is not None:
+        staging.stage(list(writes))
         return
     commit_now(writes)
 

@@ -102,7 +102,8 @@ def collecting() -> Iterator[UnitOfWork]:
     unit = UnitOfWork()
     token = _current.set(unit)
     try:
-        yield unit
+        with transactions.staging_into(unit):
+            yield unit
     finally:
         _current.reset(token)
 

@@ -46,24 +46,23 @@ class DeliveryExists(Exception):
 
 
 def _endpoint_key(org_id: str, endpoint_id: str) -> dict[str, str]:
-    return {"PK": f"{keys.organization(org_id)}#WEBHOOKENDPOINT#{endpoint_id}", "SK": keys.ENTITY_SK}
+    return {"PK": keys.webhook_endpoint(org_id, endpoint_id), "SK": keys.ENTITY_SK}
 
 
 def _endpoint_list(org_id: str) -> str:
-    return f"{keys.organization(org_id)}#WEBHOOKENDPOINTS"
+    return keys.webhook_endpoints(org_id)
 
 
 def _delivery_key(org_id: str, delivery_id: str) -> dict[str, str]:
-    return {"PK": f"{keys.organization(org_id)}#WEBHOOKDELIVERY#{delivery_id}", "SK": keys.ENTITY_SK}
+    return {"PK": keys.webhook_delivery(org_id, delivery_id), "SK": keys.ENTITY_SK}
 
 
 def _endpoint_partition(org_id: str, endpoint_id: str, kind: str, shard: int | None = None) -> str:
-    base = f"{keys.organization(org_id)}#WEBHOOKENDPOINT#{endpoint_id}#{kind}"
-    return base if shard is None else f"{base}#{shard}"
+    return keys.webhook_endpoint_list(org_id, endpoint_id, kind, shard)
 
 
 def _due_partition(moment: datetime, shard: int) -> str:
-    return f"WEBHOOKDUE#{moment.strftime('%Y-%m-%dT%H')}#{shard}"
+    return keys.webhooks_due(moment.strftime("%Y-%m-%dT%H"), shard)
 
 
 # ---------------------------------------------------------------- endpoints
@@ -148,7 +147,7 @@ def save_endpoint(endpoint: Endpoint, secret_ciphertext: bytes | None, *, previo
         )
     list_key = {
         "PK": _endpoint_list(endpoint.organization_id),
-        "SK": f"{items.timestamp(endpoint.created_at)}#{endpoint.id}",
+        "SK": keys.list_sort_key(items.timestamp(endpoint.created_at), endpoint.id),
     }
     if endpoint.status is EndpointStatus.ARCHIVED:
         writes.append(transactions.delete(list_key))
@@ -309,7 +308,7 @@ def _list_entry(delivery: Delivery) -> dict[str, Any]:
     shard = keys.shard_of(delivery.id, LIST_SHARDS)
     return {
         "PK": _endpoint_partition(delivery.organization_id, delivery.webhook_endpoint_id, "DELIVERIES", shard),
-        "SK": f"{items.timestamp(delivery.created_at)}#{delivery.id}",
+        "SK": keys.list_sort_key(items.timestamp(delivery.created_at), delivery.id),
         "delivery_id": delivery.id,
         "status": delivery.status.value,
         "expires_at_epoch": _expiry(delivery.created_at),
@@ -320,14 +319,14 @@ def _pending_key(delivery: Delivery) -> dict[str, str]:
     shard = keys.shard_of(delivery.id, LIST_SHARDS)
     return {
         "PK": _endpoint_partition(delivery.organization_id, delivery.webhook_endpoint_id, "PENDING", shard),
-        "SK": f"{items.timestamp(delivery.created_at)}#{delivery.id}",
+        "SK": keys.list_sort_key(items.timestamp(delivery.created_at), delivery.id),
     }
 
 
 def _due_key(delivery: Delivery, due_at: datetime) -> dict[str, str]:
     return {
         "PK": _due_partition(due_at, keys.shard_of(delivery.id, DUE_SHARDS)),
-        "SK": f"{items.timestamp(due_at)}#{delivery.organization_id}#{delivery.id}",
+        "SK": keys.due_entry(items.timestamp(due_at) or "", delivery.organization_id, delivery.id),
     }
 
 
@@ -437,7 +436,7 @@ def count_outcome(org_id: str, endpoint_id: str, moment: datetime, *, success: b
         TableName=table.table_name(),
         Key={
             "PK": _endpoint_partition(org_id, endpoint_id, "STATS"),
-            "SK": f"{moment.strftime('%Y-%m-%dT%H')}#{shard}",
+            "SK": keys.hourly_counter(moment.strftime("%Y-%m-%dT%H"), shard),
         },
         UpdateExpression="ADD #field :one SET last_attempt_at = :at, expires_at_epoch = :expiry",
         ExpressionAttributeNames={"#field": "success" if success else "fail"},

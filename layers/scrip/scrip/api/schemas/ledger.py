@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, model_validator
@@ -13,6 +13,10 @@ from scrip.domain.amounts import format_amount
 from scrip.domain.clock import to_rfc3339
 from scrip.domain.ledger import ActionType, Balance, Bucket, EntityType, JournalEntry
 from scrip.storage.ledger import LedgerLine
+
+if TYPE_CHECKING:
+    # Annotations only: a handler that renders no balance operation does not import the service.
+    from scrip.services.balances import AdjustmentResult, BalanceOperationResult, WalletResult
 
 Description = Annotated[str, StringConstraints(min_length=1, max_length=500)]
 ReferenceId = Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9._:@-]+$")]
@@ -106,6 +110,20 @@ class AdjustResponse(BaseModel):
     balance: BalanceBody
     message: str
 
+    @classmethod
+    def of(cls, result: AdjustmentResult, message: str) -> AdjustResponse:
+        scale = result.asset.scale
+        return cls(
+            type="CREDIT" if result.operation is ActionType.CREDIT else "DEBIT",
+            amount=format_amount(result.amount, scale),
+            asset_id=result.asset.id,
+            program_id=result.program.id,
+            bucket=result.bucket.value,
+            journal_entry_id=result.journal_entry_id,
+            balance=balance_body(result.balance, scale),
+            message=message,
+        )
+
 
 class LotProcessed(BaseModel):
     id: str
@@ -122,6 +140,25 @@ class BalanceOperationResponse(BaseModel):
     lots_processed: list[LotProcessed] | None = None
     balance: BalanceBody
     message: str
+
+    @classmethod
+    def of(cls, result: BalanceOperationResult) -> BalanceOperationResponse:
+        scale = result.asset.scale
+        processed = format_amount(result.amount_processed, scale)
+        lots = result.lots_processed
+        return cls(
+            operation=result.operation,
+            amount_processed=processed,
+            asset_id=result.asset.id,
+            program_id=result.program.id,
+            reference_id=result.reference_id,
+            journal_entry_id=result.journal_entry_id,
+            lots_processed=None
+            if lots is None
+            else [LotProcessed(id=lot.lot_id, amount=format_amount(lot.amount, scale)) for lot in lots],
+            balance=balance_body(result.balance, scale),
+            message=f"Processed {processed}",
+        )
 
 
 class ParticipantBalanceRow(BaseModel):
@@ -153,6 +190,14 @@ class WalletResponse(BaseModel):
     available: str
     journal_entry_id: str | None = Field(description="null for an UNLIMITED asset, where funding is a no-op")
     message: str
+
+    @classmethod
+    def of(cls, result: WalletResult, message: str) -> WalletResponse:
+        return cls(
+            available=format_amount(result.balance.available, result.asset.scale),
+            journal_entry_id=result.journal_entry_id,
+            message=message,
+        )
 
 
 def balance_body(balance: Balance, scale: int) -> BalanceBody:

@@ -15,7 +15,7 @@ from scrip.api.schemas.events import MAX_EVENT_DATA_DEPTH, _storable
 from scrip.domain.amounts import canonical_decimal
 from scrip.domain.cel import MAX_EXPRESSION_LENGTH
 from scrip.domain.clock import to_rfc3339
-from scrip.domain.rules import MAX_ACTIONS, MAX_ACTIONS_BYTES, MAX_BUDGETS, ActionType, Rule, RuleStatus
+from scrip.domain.rules import MAX_ACTIONS, MAX_ACTIONS_BYTES, MAX_BUDGETS, Rule, RuleActionType, RuleStatus
 
 MAX_PAYLOAD_BYTES = 16_384
 MAX_REFERENCE_LENGTH = 1024
@@ -59,7 +59,7 @@ class Action(RequestModel):
     """One action (03 §5.1): `type` decides which other fields are required. Every CEL field is
     refused when it may cost too much to evaluate (see `POST /v1/rules/validate`)."""
 
-    type: ActionType
+    type: RuleActionType
     asset_id: UUID | None = None
     amount: Expression | None = Field(
         default=None, description='A literal ("100") or a CEL expression ("event.amount * 10")'

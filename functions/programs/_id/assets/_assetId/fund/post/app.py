@@ -3,7 +3,6 @@
 from scrip.api.endpoint import HttpEndpoint
 from scrip.api.schemas.common import ResourceId
 from scrip.api.schemas.ledger import WalletRequest, WalletResponse
-from scrip.domain.amounts import format_amount
 from scrip.services import balances
 
 endpoint = HttpEndpoint()
@@ -17,14 +16,10 @@ endpoint = HttpEndpoint()
     tags=["Programs"],
 )
 def fund_wallet(id: ResourceId, assetId: ResourceId, body: WalletRequest) -> WalletResponse:
-    outcome = balances.fund_or_burn(
+    result = balances.fund_or_burn(
         endpoint.caller(), str(id), str(assetId), burn=False, amount=body.amount, description=body.description
     )
-    return WalletResponse(
-        available=format_amount(outcome.balance.available, outcome.asset.scale),
-        journal_entry_id=outcome.journal_entry_id,
-        message="Program funded successfully",
-    )
+    return WalletResponse.of(result, "Program funded successfully")
 
 
 handler = endpoint.handler

@@ -1,0 +1,50 @@
+"""A handler imports what it uses: the X-Ray SDK only where the template turns it on.
+
+Each case imports a handler module in a fresh interpreter, as Lambda does on a cold start
+(its folder the working directory, the layer on the path, Lambda's variables set), and looks
+at what got loaded. ``bench/cold_import.py`` says what each handler's import costs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+HANDLERS = ["programs/post", "queues/events", "streams/dispatch", "schedules/lots"]
+LAMBDA_ENVIRONMENT = {
+    "AWS_REGION": "us-east-1",
+    "AWS_LAMBDA_FUNCTION_NAME": "cold-start",
+    "SCRIP_TABLE_NAME": "scrip",
+    "SCRIP_EVENT_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/events",
+    "SCRIP_WEBHOOK_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/webhooks",
+}
+REPORT = "import app, json, sys; print(json.dumps(sorted(m for m in sys.modules if m.startswith('aws_xray_sdk'))))"
+
+
+def _loaded_sdk_modules(handler: str, **environment: str) -> list[str]:
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT / "layers" / "scrip")}
+    result = subprocess.run(
+        [sys.executable, "-c", REPORT],
+        cwd=ROOT / "functions" / handler,
+        env=env | LAMBDA_ENVIRONMENT | environment,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    loaded: list[str] = json.loads(result.stdout.splitlines()[-1])
+    return loaded
+
+
+@pytest.mark.parametrize("handler", HANDLERS)
+def test_a_cold_start_loads_no_xray_sdk_by_default(handler: str) -> None:
+    assert _loaded_sdk_modules(handler) == []
+
+
+def test_the_xray_sdk_traces_where_the_template_turns_it_on() -> None:
+    assert "aws_xray_sdk.core" in _loaded_sdk_modules("programs/post", SCRIP_XRAY_SDK="true")
