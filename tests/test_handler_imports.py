@@ -1,4 +1,5 @@
-"""A handler imports what it uses: the X-Ray SDK only where the template turns it on.
+"""A handler imports what it uses: the X-Ray SDK only where the template turns it on, CEL only
+when an expression is compiled or evaluated.
 
 Each case imports a handler module in a fresh interpreter, as Lambda does on a cold start
 (its folder the working directory, the layer on the path, Lambda's variables set), and looks
@@ -24,13 +25,16 @@ LAMBDA_ENVIRONMENT = {
     "SCRIP_EVENT_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/events",
     "SCRIP_WEBHOOK_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/webhooks",
 }
-REPORT = "import app, json, sys; print(json.dumps(sorted(m for m in sys.modules if m.startswith('aws_xray_sdk'))))"
+REPORT = "import app, json, sys; print(json.dumps(sorted(m for m in sys.modules if m.startswith({prefixes!r}))))"
+CEL_LIBRARIES = ("celpy", "lark")
+# Rules and events handlers reach scrip.domain.cel; none evaluates an expression while importing.
+CEL_FREE_HANDLERS = ["rules/get", "rules/_id/get", "rules/post", "queues/events", "events/get", "participants/_id/get"]
 
 
-def _loaded_sdk_modules(handler: str, **environment: str) -> list[str]:
+def _loaded_modules(handler: str, prefixes: tuple[str, ...], **environment: str) -> list[str]:
     env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT / "layers" / "scrip")}
     result = subprocess.run(
-        [sys.executable, "-c", REPORT],
+        [sys.executable, "-c", REPORT.format(prefixes=prefixes)],
         cwd=ROOT / "functions" / handler,
         env=env | LAMBDA_ENVIRONMENT | environment,
         check=True,
@@ -41,6 +45,10 @@ def _loaded_sdk_modules(handler: str, **environment: str) -> list[str]:
     return loaded
 
 
+def _loaded_sdk_modules(handler: str, **environment: str) -> list[str]:
+    return _loaded_modules(handler, ("aws_xray_sdk",), **environment)
+
+
 @pytest.mark.parametrize("handler", HANDLERS)
 def test_a_cold_start_loads_no_xray_sdk_by_default(handler: str) -> None:
     assert _loaded_sdk_modules(handler) == []
@@ -48,3 +56,18 @@ def test_a_cold_start_loads_no_xray_sdk_by_default(handler: str) -> None:
 
 def test_the_xray_sdk_traces_where_the_template_turns_it_on() -> None:
     assert "aws_xray_sdk.core" in _loaded_sdk_modules("programs/post", SCRIP_XRAY_SDK="true")
+
+
+@pytest.mark.parametrize("handler", CEL_FREE_HANDLERS)
+def test_a_cold_start_loads_no_cel_library(handler: str) -> None:
+    assert _loaded_modules(handler, CEL_LIBRARIES) == []
+
+
+def test_cel_loads_with_the_first_expression() -> None:
+    code = (
+        "import sys; from scrip.domain import cel; before = 'celpy' in sys.modules; "
+        "cel.check('event.amount > 1.0'); print(before, 'celpy' in sys.modules)"
+    )
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT / "layers" / "scrip")}
+    result = subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True)
+    assert result.stdout.split() == ["False", "True"]

@@ -2,7 +2,7 @@
 
 cel-python's compiled runner keeps the activation and result of the evaluation under way in
 module globals; the local stack runs handlers in threads of one process, so evaluations there
-must not interleave (``cel._COMPILED_RUNNER``).
+must not interleave (``cel_runtime._COMPILED_RUNNER``).
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ given a worst-case cost from upper bounds on the sizes of the values it works on
 * scans (``in``, ``==`` on lists, ``sets.*``, string searches) cost the sizes they scan, and
   concatenations the sizes they copy.
 
-One evaluation may also run at most ``MAX_ITERATIONS`` comprehension steps in all (``cel.py``
+One evaluation may also run at most ``MAX_ITERATIONS`` comprehension steps in all (``cel_runtime.py``
 enforces it while evaluating): that is what bounds a comprehension over a list from the event,
 whose length only the event knows. A range known from the expression alone that would exceed
 it is refused here. An expression whose estimate exceeds ``BUDGET`` is refused with the reason.
@@ -288,9 +288,9 @@ class _Estimator:
             return Estimate(cost + times * sizes[1] * COPY * 10, SCALAR)
         if name in _STRING_SCANS:
             return Estimate(cost + times * sum(sizes) * COPY * 10, SCALAR)
-        if name in _SET_FUNCTIONS:  # hashed in cel.py: linear in both lists and their contents
+        if name in _SET_FUNCTIONS:  # hashed in cel_runtime.py: linear in both lists and their contents
             return Estimate(cost + times * sum(sizes) * ELEMENT / 2, SCALAR)
-        if name == "string":  # of a scalar only (cel.py, as cel-go): a number's text or a copy
+        if name == "string":  # of a scalar only (cel_runtime.py, as cel-go): a number's text or a copy
             size = max([32.0, *sizes])
             return Estimate(cost + times * size * COPY, Shape(size, any(p.shape.data for p in parts), SCALAR))
         # contains(), conversions of structures, functions we do not know: a scan of everything given.
