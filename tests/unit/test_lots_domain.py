@@ -1,5 +1,5 @@
 """Lots of LOT-mode assets (04 §8), computed without storage: creation, FIFO eligibility,
-consumption, the splits of holds and releases, expiry and maturity."""
+consumption, the splits of holds and releases, releases into an overdraft, expiry and maturity."""
 
 from __future__ import annotations
 
@@ -8,7 +8,19 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from scrip.domain.ledger import Bucket
-from scrip.domain.lots import Lot, LotFilters, LotOrigin, LotStatus, close, consume, eligible, mature, move, new_lot
+from scrip.domain.lots import (
+    Lot,
+    LotFilters,
+    LotOrigin,
+    LotStatus,
+    close,
+    consume,
+    eligible,
+    mature,
+    move,
+    new_lot,
+    release,
+)
 
 NOW = datetime(2026, 1, 1, 12, tzinfo=UTC)
 
@@ -124,3 +136,44 @@ def test_expiry_closes_every_lot_and_maturity_makes_them_available() -> None:
     assert expired.processed == [(a.id, Decimal(1)), (b.id, Decimal(5))] and expired.moved == 6
     assert [(lot.remaining, lot.status) for lot in matured.changed] == [(Decimal(5), LotStatus.AVAILABLE)]
     assert matured.moved == 5
+
+
+def _held(amount: str, age_days: int) -> Lot:
+    """A provisional credit's HELD lot, as a release finds it."""
+    return _lot(amount, age_days, status=LotStatus.HELD, origin=LotOrigin.CREDIT_HELD, reference_id="order-1")
+
+
+# Releasing HELD lots into an overdrawn AVAILABLE balance (04 §8.5): the overdraft is repaid
+# first, and only the rest of the released value is backed by AVAILABLE lots.
+
+
+def test_no_overdraft_moves_everything_to_available() -> None:
+    lot = _held("8", 1)
+    changes = release([lot], None, overdraft=Decimal(0))
+    assert changes.moved == Decimal(8)
+    assert [(c.status, c.remaining) for c in changes.changed] == [(LotStatus.AVAILABLE, Decimal(8))]
+    assert changes.new == []
+
+
+def test_an_overdraft_larger_than_the_release_consumes_all_of_it() -> None:
+    lot = _held("8", 1)
+    changes = release([lot], None, overdraft=Decimal(10))
+    assert changes.moved == Decimal(8)
+    assert [(c.status, c.remaining) for c in changes.changed] == [(LotStatus.CONSUMED, Decimal(0))]
+    assert changes.new == [] and changes.processed == [(lot.id, Decimal(8))]
+
+
+def test_the_excess_over_the_overdraft_becomes_available_lots_oldest_first() -> None:
+    older, newer = _held("5", 2), _held("5", 1)
+    changes = release([older, newer], Decimal(8), overdraft=Decimal(3))
+    assert changes.moved == Decimal(8)
+    by_id = {lot.id: lot for lot in changes.changed}
+    # 3 of the older lot repay the overdraft, its other 2 move whole; 3 of the newer one split off
+    assert by_id[older.id].status is LotStatus.AVAILABLE and by_id[older.id].remaining == Decimal(2)
+    assert by_id[newer.id].status is LotStatus.HELD and by_id[newer.id].remaining == Decimal(2)
+    assert [(n.status, n.remaining) for n in changes.new] == [(LotStatus.AVAILABLE, Decimal(3))]
+    assert dict(changes.processed) == {older.id: Decimal(5), newer.id: Decimal(3)}
+    backed = sum(
+        (lot.remaining for lot in [*changes.changed, *changes.new] if lot.status is LotStatus.AVAILABLE), Decimal(0)
+    )
+    assert backed == changes.moved - Decimal(3)
