@@ -64,6 +64,7 @@ bench: $(VENV)/.installed
 	$(PY) bench/event_processing.py
 	$(PY) bench/webhook_delivery.py
 	$(PY) bench/cold_import.py
+	$(PY) bench/event_cost.py
 
 # make invoke FUNCTION=ProgramsPostFunction EVENT=events/programs/post.json
 invoke: $(VENV)/.installed

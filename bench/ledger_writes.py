@@ -93,6 +93,7 @@ def main() -> int:
     sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - the functions' EMF metric lines
     stack = LocalStack(aws_port=None)
     from scrip.domain.assets import InventoryMode, IssuancePolicy
+    from scrip.domain.idempotency import StoredResponse
     from scrip.domain.ledger import ActionType, Bucket, EntityType
     from scrip.domain.organizations import Caller
     from scrip.services import assets, balances, participants, programs
@@ -156,7 +157,18 @@ def main() -> int:
         ("hold", lambda: operation(ActionType.HOLD)),
         (
             "hold with idempotency_key",
-            lambda: operation(ActionType.HOLD, idempotency_key=f"k{uuid.uuid4().hex}", request={"amount": Decimal(5)}),
+            lambda: balances.idempotent_balance_operation(
+                caller,
+                owner,
+                ActionType.HOLD,
+                idempotency_key=f"k{uuid.uuid4().hex}",
+                request={"amount": "5"},
+                render=lambda result: StoredResponse(200, {"journal_entry_id": result.journal_entry_id}),
+                program_id=program.id,
+                asset_id=unlimited.id,
+                description="bench",
+                amount=Decimal(5),
+            ),
         ),
         ("release", lambda: operation(ActionType.RELEASE)),
         ("forfeit", lambda: operation(ActionType.FORFEIT, bucket=Bucket.AVAILABLE)),

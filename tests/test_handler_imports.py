@@ -1,5 +1,5 @@
 """A handler imports what it uses: the X-Ray SDK only where the template turns it on, CEL only
-when an expression is compiled or evaluated.
+when an expression is compiled or evaluated, and schema models unbuilt until a request uses them.
 
 Each case imports a handler module in a fresh interpreter, as Lambda does on a cold start
 (its folder the working directory, the layer on the path, Lambda's variables set), and looks
@@ -71,3 +71,27 @@ def test_cel_loads_with_the_first_expression() -> None:
     env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT / "layers" / "scrip")}
     result = subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True)
     assert result.stdout.split() == ["False", "True"]
+
+
+def test_a_cold_start_builds_no_schema_model() -> None:
+    """Every schema model defers its build: a handler builds only what its requests use."""
+    code = (
+        "import json, sys, pkgutil, importlib, pydantic, scrip.api.schemas as schemas\n"
+        "eager = []\n"
+        "for info in pkgutil.iter_modules(schemas.__path__):\n"
+        "    if info.name == 'messages':\n"
+        "        continue  # the consumers' records: every invocation validates them\n"
+        "    module = importlib.import_module(f'scrip.api.schemas.{info.name}')\n"
+        "    for value in vars(module).values():\n"
+        "        if isinstance(value, type) and issubclass(value, pydantic.BaseModel) and value.__module__ == module.__name__:\n"
+        "            if value.__pydantic_complete__:\n"
+        "                eager.append(value.__qualname__)\n"
+        "print(json.dumps(eager))"
+    )
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT / "layers" / "scrip")}
+    result = subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True)
+    assert json.loads(result.stdout) == []
+
+
+def test_participant_schemas_do_not_import_the_ledger_models() -> None:
+    assert _loaded_modules("participants/_id/get", ("scrip.api.schemas.ledger",)) == []

@@ -633,6 +633,46 @@ def test_list_sorts_by_status(api: Api, stack: LocalStack, fast_retries: None) -
     assert ids(listed(api, f"{base}&sort_dir=desc")) == [waiting["id"], failed["id"], done["id"]]
 
 
+def test_list_by_status_pages_across_the_statuses(api: Api, stack: LocalStack, fast_retries: None) -> None:
+    """COMPLETED pages come from the creation index, FAILED and PENDING from the status index:
+    a cursor crosses from one to the next without a gap, a repeat or an empty last page."""
+    program = api.create_program()
+    pid = program["id"]
+    points = api.create_asset(pid, symbol="PTS", scale=0)
+    debit_rule(api, pid, points["id"])
+    member = participant_id(api, "cust_status_pages")
+    done = [send(api, pid, {"type": "noop", "n": i}) for i in range(3)]
+    failed = [failing_event(api, stack, pid, member) for _ in range(2)]
+    waiting = [send(api, pid, {"type": "noop", "n": 10 + i}) for i in range(2)]
+    ascending = [e["id"] for e in done] + [e["id"] for e in failed] + [e["id"] for e in waiting]
+    for direction, expected in (("asc", ascending), ("desc", _reversed_within_status(ascending, done, failed))):
+        for limit in (1, 2, 3, 7):
+            walked: list[str] = []
+            cursor = None
+            while True:
+                query = f"program_id={pid}&sort_by=status&sort_dir={direction}&limit={limit}"
+                response = api.get(f"/v1/events?{query}" + (f"&cursor={cursor}" if cursor else ""))
+                assert response.status_code == 200, response.text
+                body = response.json()
+                assert body["data"], (direction, limit, walked)
+                walked += ids(body["data"])
+                if not body["pagination"]["has_more"]:
+                    break
+                cursor = body["pagination"]["next_cursor"]
+            assert walked == expected, (direction, limit)
+    only_failed = listed(api, f"program_id={pid}&sort_by=status&status=FAILED&sort_dir=asc")
+    assert ids(only_failed) == [e["id"] for e in failed]
+    assert ids(listed(api, f"program_id={pid}&status=PENDING&sort_dir=asc")) == [e["id"] for e in waiting]
+    assert ids(listed(api, f"program_id={pid}&status=COMPLETED&sort_dir=asc")) == [e["id"] for e in done]
+
+
+def _reversed_within_status(ascending: list[str], done: list[Any], failed: list[Any]) -> list[str]:
+    """The descending status order: PENDING, FAILED, COMPLETED, each newest first."""
+    completed, rest = ascending[: len(done)], ascending[len(done) :]
+    failing, pending = rest[: len(failed)], rest[len(failed) :]
+    return pending[::-1] + failing[::-1] + completed[::-1]
+
+
 def test_list_pages_with_a_cursor_without_duplicates_or_gaps(api: Api) -> None:
     program = api.create_program()
     pid = program["id"]

@@ -76,8 +76,9 @@ def test_an_event_stored_with_a_short_year_reads_back(api: Api, stack: LocalStac
     client.update_item(
         TableName=table.table_name(),
         Key={"PK": f"ORG#{api.organization_id}#EVENT#{event['id']}", "SK": "#"},
-        UpdateExpression="SET event_timestamp = :odd",
-        ExpressionAttributeValues={":odd": "579-02-03T12:20:16.800000+00:00"},
+        # The event time is stored as the event-time index's sort key, ``<event_timestamp>#<id>``.
+        UpdateExpression="SET gt = :odd",
+        ExpressionAttributeValues={":odd": f"579-02-03T12:20:16.800000+00:00#{event['id']}"},
     )
 
     single = api.get(f"/v1/events/{event['id']}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -23,7 +23,7 @@ from scrip.domain.organizations import Caller
 from scrip.services import event_processing, events, rule_actions
 from scrip.services import rules as rule_service
 from scrip.storage import events as event_store
-from scrip.storage import keys, listing, transactions
+from scrip.storage import keys
 from tests.integration.ledger_world import make_world
 from tests.integration.processing import sqs_event
 
@@ -71,9 +71,9 @@ def _due_entries(org: str, event_id: str) -> list[dict[str, Any]]:
     due = event_store.due_at(event)
     if due is None:
         return []
-    stamp = clock.to_rfc3339(due)
-    partition = keys.events_due(stamp[:13], keys.shard_of(event_id, keys.EVENTS_DUE_SHARDS))
-    return [e for e in listing.read_all(partition) if e["event_id"] == event_id]
+    # The due index is an index of the event item: read it as the sweep does, over the hour.
+    hour = due.replace(minute=0, second=0, microsecond=0)
+    return [e for e in event_store.overdue(hour, due) if e["event_id"] == event_id]
 
 
 def test_an_arithmetic_error_fails_the_event_at_once_and_is_logged(
@@ -181,22 +181,30 @@ def test_an_event_the_sweep_keeps_finding_ends_failed(stack: Any, monkeypatch: p
     assert _due_entries(org, event_id) == []
 
 
-def test_a_due_entry_left_over_is_dropped(stack: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_due_entry_the_event_has_moved_past_is_dropped(stack: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The due index is an eventually consistent index of the event item: an entry the event has
+    already moved past (the index not caught up yet) is dropped, not taken for a lost attempt."""
     org, program = _world(stack)
     event_id = _ingest(org, program)
     event = event_store.require(org, event_id)
-    leftover = {
-        "PK": keys.events_due(clock.to_rfc3339(event.created_at)[:13], 0),
-        "SK": f"{clock.to_rfc3339(event.created_at)}#{org}#{event_id}-old",
-        "entity": "EVENT_DUE",
+    stamp = clock.to_rfc3339(event.created_at)
+    stale = {
         "organization_id": org,
         "event_id": event_id,
+        "gd": keys.events_due(stamp[:13], 0),
+        "gw": clock.to_rfc3339(event.created_at - timedelta(seconds=1)),
     }
-    transactions.write([transactions.put(leftover)])
+    real_overdue = event_store.overdue
+    bucket = event.created_at.replace(minute=0, second=0, microsecond=0)
+
+    def with_stale(hour: datetime, until: datetime) -> list[dict[str, Any]]:
+        return [*real_overdue(hour, until), *([stale] if hour == bucket else [])]
+
+    monkeypatch.setattr(event_store, "overdue", with_stale)
     monkeypatch.setattr(event_processing.queues, "send", lambda env, messages: None)
     _later(monkeypatch, event_processing.sweep_grace_seconds() + 60)
 
-    event_processing.sweep_overdue()
+    run = event_processing.sweep_overdue()
 
-    assert listing.read_all(leftover["PK"], prefix=leftover["SK"]) == []
+    assert run.dropped >= 1
     assert event_store.require(org, event_id).attempts == 1  # its own entry was swept once

@@ -297,3 +297,51 @@ def test_the_installed_moto_is_the_tested_one() -> None:
     from scrip_local import moto_patches
 
     assert metadata.version("moto") == moto_patches.TESTED_MOTO_VERSION
+
+
+def test_a_sparse_index_query_pages_in_order_and_sees_every_write(dynamodb: Any) -> None:
+    """Index queries are answered from a per-partition grouping: in index order, sparse, paged
+    by ``ExclusiveStartKey``, and never from a grouping older than the last write."""
+    name = f"patch-gsi-{uuid.uuid4().hex[:8]}"
+    dynamodb.create_table(
+        TableName=name,
+        AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("PK", "SK", "gp", "gs")],
+        KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "ByG",
+                "KeySchema": [{"AttributeName": "gp", "KeyType": "HASH"}, {"AttributeName": "gs", "KeyType": "RANGE"}],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            }
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+    def put(pk: str, **attributes: str) -> None:
+        item = {"PK": {"S": pk}, "SK": {"S": "#"}, **{k: {"S": v} for k, v in attributes.items()}}
+        dynamodb.put_item(TableName=name, Item=item)
+
+    def query(**extra: Any) -> dict[str, Any]:
+        return dynamodb.query(  # type: ignore[no-any-return]
+            TableName=name,
+            IndexName="ByG",
+            KeyConditionExpression="gp = :p AND gs > :after",
+            ExpressionAttributeValues={":p": {"S": "p"}, ":after": {"S": "b"}},
+            **extra,
+        )
+
+    for pk, sort in (("1", "c"), ("2", "e"), ("3", "d"), ("4", "a")):
+        put(pk, gp="p", gs=sort, data="x")
+    put("5", gp="other", gs="z")
+    put("6", data="not indexed")
+
+    first = query(Limit=2)
+    assert [i["gs"]["S"] for i in first["Items"]] == ["c", "d"]
+    assert set(first["Items"][0]) == {"PK", "SK", "gp", "gs"}  # keys only
+    rest = query(Limit=2, ExclusiveStartKey=first["LastEvaluatedKey"])
+    assert [i["gs"]["S"] for i in rest["Items"]] == ["e"]
+    assert [i["gs"]["S"] for i in query(ScanIndexForward=False)["Items"]] == ["e", "d", "c"]
+
+    put("1", gp="p", gs="f")  # moves within the index
+    dynamodb.update_item(TableName=name, Key={"PK": {"S": "2"}, "SK": {"S": "#"}}, UpdateExpression="REMOVE gs")
+    assert [i["gs"]["S"] for i in query()["Items"]] == ["d", "f"]

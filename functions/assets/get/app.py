@@ -3,11 +3,9 @@
 from typing import Annotated
 from uuid import UUID
 
-from aws_lambda_powertools.event_handler.openapi.params import Query
-
 from scrip.api.endpoint import HttpEndpoint
 from scrip.api.schemas.assets import AssetResponse
-from scrip.api.schemas.common import Cursor, Limit, ListResponse
+from scrip.api.schemas.common import Cursor, Limit, ListResponse, Query
 from scrip.domain.assets import AssetStatus
 from scrip.services import assets
 

@@ -13,9 +13,7 @@ import hashlib
 from functools import cache
 from pathlib import Path
 
-from aws_lambda_powertools.event_handler import Response, content_types
-
-from scrip.api.endpoint import HttpEndpoint
+from scrip.api.endpoint import HttpEndpoint, Response, content_types
 
 endpoint = HttpEndpoint(public=True)
 

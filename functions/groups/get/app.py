@@ -2,10 +2,8 @@
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler.openapi.params import Query
-
 from scrip.api.endpoint import HttpEndpoint
-from scrip.api.schemas.common import Cursor, Limit, ListResponse
+from scrip.api.schemas.common import Cursor, Limit, ListResponse, Query
 from scrip.api.schemas.groups import GroupResponse
 from scrip.services import groups
 

@@ -4,10 +4,8 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from aws_lambda_powertools.event_handler.openapi.params import Query
-
 from scrip.api.endpoint import HttpEndpoint
-from scrip.api.schemas.common import Cursor, Limit, ListResponse, SignedDecimalString
+from scrip.api.schemas.common import Cursor, Limit, ListResponse, Query, SignedDecimalString
 from scrip.api.schemas.ledger import JournalEntryResponse
 from scrip.domain.ledger import ActionType, Bucket, JournalFilters
 from scrip.services import ledger

@@ -4,10 +4,8 @@ from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from aws_lambda_powertools.event_handler.openapi.params import Query
-
 from scrip.api.endpoint import HttpEndpoint
-from scrip.api.schemas.common import Cursor, Limit, ListResponse
+from scrip.api.schemas.common import Cursor, Limit, ListResponse, Query
 from scrip.api.schemas.participants import ParticipantSummary
 from scrip.domain.participants import ParticipantStatus
 from scrip.services import participants

@@ -2,10 +2,8 @@
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler.openapi.params import Query
-
 from scrip.api.endpoint import HttpEndpoint
-from scrip.api.schemas.common import Cursor, Limit, ListResponse
+from scrip.api.schemas.common import Cursor, Limit, ListResponse, Query
 from scrip.api.schemas.programs import ProgramResponse, SortBy, SortDir
 from scrip.domain.programs import ProgramStatus
 from scrip.services import programs

@@ -3,10 +3,8 @@
 from typing import Annotated, Literal
 from uuid import UUID
 
-from aws_lambda_powertools.event_handler.openapi.params import Query
-
 from scrip.api.endpoint import HttpEndpoint
-from scrip.api.schemas.common import Cursor, Limit, ListResponse
+from scrip.api.schemas.common import Cursor, Limit, ListResponse, Query
 from scrip.api.schemas.rules import RuleResponse
 from scrip.domain.rules import RuleStatus
 from scrip.services import rules

@@ -26,6 +26,9 @@ processor = BatchProcessor(event_type=EventType.DynamoDBStreams, model=ItemChang
 # checkpointed record asked for can be lost, and queueing twice is harmless.
 _pending_events: list[dict[str, Any]] = []
 _pending_deliveries: list[dict[str, Any]] = []
+# Each organization's webhook endpoints, read once per batch: most records notify nobody, and
+# finding that out must not cost a read per record.
+_subscriptions = webhook_emission.Subscriptions()
 
 
 def record_handler(record: ItemChangeRecord) -> None:
@@ -42,14 +45,17 @@ def record_handler(record: ItemChangeRecord) -> None:
         return
     if entity == "EVENT":
         _pending_events.append(image)
-    for notification in webhook_emission.notifications_for(record.eventName, image, old):
-        metrics.add_metric(name="WebhookDeliveriesCreated", unit="Count", value=webhook_emission.emit(notification))
+    for notification in webhook_emission.notifications_for(record.eventName, image, old, _subscriptions):
+        created = webhook_emission.emit(notification, _subscriptions)
+        metrics.add_metric(name="WebhookDeliveriesCreated", unit="Count", value=created)
 
 
 @lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    global _subscriptions
     _pending_events.clear()
     _pending_deliveries.clear()
+    _subscriptions = webhook_emission.Subscriptions()
     response = dict(
         process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
     )

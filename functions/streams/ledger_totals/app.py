@@ -1,32 +1,37 @@
-"""DynamoDB stream consumer: add each committed journal entry to the system-account totals.
+"""DynamoDB stream consumer: add committed journal entries to the system-account totals.
 
-Streams deliver at least once and may redeliver a batch: applying an entry is idempotent, and
-a record that fails is reported alone (partial batch response), so the records before it are
-not applied twice.
+The whole batch is applied together (a transaction per up to ~100 entries: a marker per entry,
+one update per total shard), not one entry per transaction. Streams deliver at least once and
+may redeliver a batch: applying is idempotent (the markers), and when a transaction fails the
+records from its first entry on are reported (partial batch response), so Lambda retries from
+there and the entries before it are not applied twice.
 """
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from scrip.api.schemas.messages import ItemChangeRecord
-from scrip.observability import lambda_handler, metrics
+from scrip.observability import lambda_handler, logger, metrics
 from scrip.services import totals
-
-processor = BatchProcessor(event_type=EventType.DynamoDBStreams, model=ItemChangeRecord)
-
-
-def record_handler(record: ItemChangeRecord) -> None:
-    image = record.dynamodb.NewImage
-    if not image or image.get("entity") != "JOURNAL_ENTRY":
-        return  # the event source's filter should have dropped it
-    if totals.apply_committed_entry(image):
-        metrics.add_metric(name="EntriesTotalled", unit="Count", value=1)
 
 
 @lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return dict(
-        process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
-    )
+    sequence_numbers: list[str] = []
+    images: list[dict[str, Any]] = []
+    for raw in event.get("Records", []):
+        record = ItemChangeRecord.model_validate(raw)
+        image = record.dynamodb.NewImage
+        # The event source's filter should have dropped every other record.
+        if record.eventName == "INSERT" and image and totals.is_entry_image(image):
+            sequence_numbers.append(str(record.dynamodb.SequenceNumber))
+            images.append(image)
+    try:
+        applied = totals.apply_committed_entries(images)
+    except totals.TotalsFailed as failed:
+        logger.exception("totals not applied", extra={"first_unapplied": failed.first_unapplied})
+        failures = sequence_numbers[failed.first_unapplied :]
+        return {"batchItemFailures": [{"itemIdentifier": number} for number in failures]}
+    metrics.add_metric(name="EntriesTotalled", unit="Count", value=applied)
+    return {"batchItemFailures": []}

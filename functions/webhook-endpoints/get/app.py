@@ -2,10 +2,8 @@
 
 from typing import Annotated, Literal
 
-from aws_lambda_powertools.event_handler.openapi.params import Query
-
 from scrip.api.endpoint import HttpEndpoint
-from scrip.api.schemas.common import Cursor, ListResponse
+from scrip.api.schemas.common import Cursor, ListResponse, Query
 from scrip.api.schemas.webhooks import EndpointResponse, WebhookLimit, page_size
 from scrip.domain.webhooks import EndpointStatus
 from scrip.services import webhook_endpoints

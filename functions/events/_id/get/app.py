@@ -2,10 +2,8 @@
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler.openapi.params import Query
-
 from scrip.api.endpoint import HttpEndpoint
-from scrip.api.schemas.common import ResourceId
+from scrip.api.schemas.common import Query, ResourceId
 from scrip.api.schemas.events import EventDetail
 from scrip.services import events
 

@@ -1,8 +1,6 @@
 """DELETE /v1/webhook-endpoints/{id}: archive an endpoint."""
 
-from aws_lambda_powertools.event_handler import Response
-
-from scrip.api.endpoint import HttpEndpoint
+from scrip.api.endpoint import HttpEndpoint, Response
 from scrip.api.schemas.common import ResourceId
 from scrip.services import webhook_endpoints
 

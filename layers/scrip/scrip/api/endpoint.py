@@ -20,8 +20,10 @@ import sys
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver
-from aws_lambda_powertools.event_handler.api_gateway import Router
+# Handlers take powertools' HTTP names from here: one place names what the handlers use of it.
+from aws_lambda_powertools.event_handler import content_types as content_types
+from aws_lambda_powertools.event_handler.api_gateway import APIGatewayRestResolver, Router
+from aws_lambda_powertools.event_handler.api_gateway import Response as Response
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 

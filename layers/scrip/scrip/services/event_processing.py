@@ -55,9 +55,9 @@ from scrip.storage import budgets as budget_store
 from scrip.storage import events as event_store
 from scrip.storage import ledger as ledger_store
 from scrip.storage import programs as program_store
+from scrip.storage import read_cache, table, transactions, unit_of_work
 from scrip.storage import rules as rule_store
 from scrip.storage import state as state_store
-from scrip.storage import table, transactions, unit_of_work
 
 _REPLANS = 25
 _DETAIL_CHARS = 300
@@ -251,6 +251,14 @@ def _budget_check(org: str, rule: Rule, variables: dict[str, Any], assets: dict[
 
 
 def _attempt(event: Event) -> Event:
+    """One plan and commit. What it reads is read once (P8): the services its actions call read
+    the program, assets, participant and balances again, and get them from the attempt's cache;
+    a stale commit ends the attempt, and the next one reads afresh."""
+    with read_cache.per_attempt():
+        return _plan_and_commit(event)
+
+
+def _plan_and_commit(event: Event) -> Event:
     org = event.organization_id
     program = program_store.get(org, event.program_id)
     if program is None:
@@ -364,7 +372,7 @@ class SweepRun:
     overdue: int  # entries past the grace period
     requeued: int  # events given a new attempt and queued
     failed: int  # events whose last attempt that was
-    dropped: int  # entries left over by an event that had moved on
+    dropped: int  # entries of an event that had moved on (the index had not caught up)
 
 
 def sweep_overdue() -> SweepRun:
@@ -437,7 +445,8 @@ def _sweep_one(
     org, event_id = str(entry["organization_id"]), str(entry["event_id"])
     event = event_store.get(org, event_id)
     if event is None or not event_store.is_current_due_entry(event, entry):
-        event_store.drop_due(entry)
+        # The index (eventually consistent) has not yet caught up with the event's move: the
+        # entry goes with the item's own write, there is nothing to delete.
         return "dropped", None
     due = event_store.due_at(event)
     updated = _record_failure(

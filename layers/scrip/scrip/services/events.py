@@ -43,7 +43,8 @@ def ingest(
         broadcast=broadcast,
     )
     try:
-        transactions.write(event_store.insert_writes(event))
+        # One conditional put: the lists and the due index are indexes of the item (no transaction).
+        event_store.insert(event)
         return event, False
     except event_store.EventExists:
         stored = event_store.get(organization_id, event.id)

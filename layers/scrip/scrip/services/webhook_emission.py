@@ -4,17 +4,31 @@ A rolled-back operation leaves no stream record, so it never notifies; a committ
 does, because the stream delivers every record at least once. A notification's id is derived
 from the record it comes from, and each delivery's id from (notification, endpoint), so a
 redelivered stream batch creates nothing twice and every endpoint sees the same id.
+
+Most records notify nobody: an organization without an endpoint for a type must cost the
+dispatcher no more than reading its endpoint list, once per stream batch (``Subscriptions``).
+What a notification's data needs beyond the record (the participant's external id, the
+enrolling program) is read only once an endpoint is known to want it.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 from scrip.domain import amounts, clock
 from scrip.domain.ledger import ActionType, EntityType, JournalEntry, Posting
-from scrip.domain.webhooks import Delivery, DeliveryStatus, Notification, WebhookType, delivery_id, notification_id
+from scrip.domain.webhooks import (
+    Delivery,
+    DeliveryStatus,
+    Endpoint,
+    Notification,
+    WebhookType,
+    delivery_id,
+    notification_id,
+)
 from scrip.storage import items as item_values
 from scrip.storage import keys as item_keys
 from scrip.storage import ledger as ledger_store
@@ -44,8 +58,27 @@ def _amount(value: Decimal, scale: int) -> str:
     return amounts.format_amount(value, scale)
 
 
-def _entry_notifications(entry: JournalEntry) -> list[tuple[str, str, dict[str, Any]]]:
-    """(source, type, data) for a committed journal entry."""
+class Subscriptions:
+    """Each organization's endpoints, read once for a stream batch (of up to 100 records).
+
+    An endpoint created or changed while the batch runs is seen from the next batch on, as it
+    would be had the batch run a moment earlier.
+    """
+
+    def __init__(self) -> None:
+        self._endpoints: dict[str, list[Endpoint]] = {}
+
+    def subscribers(self, organization_id: str, webhook_type: str) -> list[Endpoint]:
+        if organization_id not in self._endpoints:
+            self._endpoints[organization_id] = webhook_store.endpoints(organization_id)
+        return [e for e in self._endpoints[organization_id] if e.subscribes_to(webhook_type)]
+
+
+Wanted = Callable[[WebhookType], bool]
+
+
+def _entry_notifications(entry: JournalEntry, wanted: Wanted) -> list[tuple[str, str, dict[str, Any]]]:
+    """(source, type, data) for a committed journal entry that some endpoint wants."""
     common = {
         "program_id": entry.program_id,
         "journal_entry_id": entry.id,
@@ -56,10 +89,12 @@ def _entry_notifications(entry: JournalEntry) -> list[tuple[str, str, dict[str, 
         program_kind = (
             WebhookType.PROGRAM_FUNDED if entry.action_type is ActionType.FUND else WebhookType.PROGRAM_BURNED
         )
+        if not wanted(program_kind):
+            return []
         data = {**common, "asset_id": wallet.asset_id, "amount": _amount(abs(wallet.amount), entry.scale)}
         return [(entry.id, program_kind.value, data)]
     kind = _BALANCE_TYPES.get(entry.action_type)
-    if kind is None:
+    if kind is None or not wanted(kind):
         return []
     owner_postings = [p for p in entry.postings if p.account.entity_type in _OWNER_TYPES]
     if not owner_postings:
@@ -85,9 +120,13 @@ def _entry_notifications(entry: JournalEntry) -> list[tuple[str, str, dict[str, 
     return [(entry.id, kind.value, data)]
 
 
-def _event_notifications(new: dict[str, Any], old: dict[str, Any] | None) -> list[tuple[str, str, dict[str, Any]]]:
+def _event_notifications(
+    new: dict[str, Any], old: dict[str, Any] | None, wanted: Wanted
+) -> list[tuple[str, str, dict[str, Any]]]:
     status = new.get("status")
     if status not in ("COMPLETED", "FAILED") or (old or {}).get("status") == status:
+        return []
+    if not wanted(WebhookType.EVENT_COMPLETED if status == "COMPLETED" else WebhookType.EVENT_FAILED):
         return []
     data = {
         "event_id": new["id"],
@@ -107,7 +146,9 @@ def _event_notifications(new: dict[str, Any], old: dict[str, Any] | None) -> lis
     return [(f"{new['id']}#{new.get('version')}", kind.value, data)]
 
 
-def _participant_notifications(new: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+def _participant_notifications(new: dict[str, Any], wanted: Wanted) -> list[tuple[str, str, dict[str, Any]]]:
+    if not wanted(WebhookType.PARTICIPANT_CREATED):
+        return []
     # The enrolling program: a participant is created with (at most) the one it enrolls in.
     enrollments = participant_store.enrollments(str(new["organization_id"]), str(new["id"]))
     first = min(enrollments.values(), key=lambda e: e.enrolled_at, default=None)
@@ -121,19 +162,27 @@ def _participant_notifications(new: dict[str, Any]) -> list[tuple[str, str, dict
     return [(f"participant#{new['id']}", WebhookType.PARTICIPANT_CREATED.value, data)]
 
 
-def notifications_for(event_name: str, new: dict[str, Any], old: dict[str, Any] | None) -> list[Notification]:
-    """The notifications a stream record stands for (none for most records)."""
+def notifications_for(
+    event_name: str, new: dict[str, Any], old: dict[str, Any] | None, subscriptions: Subscriptions | None = None
+) -> list[Notification]:
+    """The notifications a stream record stands for that some endpoint subscribes to (none for
+    most records). ``subscriptions``: the batch's endpoints (read here when not given)."""
     entity = new.get("entity")
     if not item_keys.is_entity_item(new):
         return []  # a list entry that copies its entity, not the entity
+    org = str(new.get("organization_id") or "")
+    known = subscriptions or Subscriptions()
+
+    def wanted(kind: WebhookType) -> bool:
+        return bool(known.subscribers(org, kind.value))
+
     found: list[tuple[str, str, dict[str, Any]]] = []
     if entity == "JOURNAL_ENTRY" and event_name == "INSERT":
-        found = _entry_notifications(ledger_store.entry_from_item(new))
+        found = _entry_notifications(ledger_store.entry_from_item(new), wanted)
     elif entity == "EVENT" and event_name in ("INSERT", "MODIFY"):
-        found = _event_notifications(new, old)
+        found = _event_notifications(new, old, wanted)
     elif entity == "PARTICIPANT" and event_name == "INSERT":
-        found = _participant_notifications(new)
-    org = str(new.get("organization_id") or "")
+        found = _participant_notifications(new, wanted)
     # From the record, not the clock: a redelivered record rebuilds a byte-identical envelope.
     created = item_values.moment(new.get("updated_at") or new.get("created_at")) or clock.now()
     return [Notification(org, notification_id(source, kind), kind, created, data) for source, kind, data in found]
@@ -145,9 +194,9 @@ def envelope_body(notification: Notification) -> str:
     return json.dumps(envelope, separators=(",", ":"), sort_keys=False, default=str)
 
 
-def emit(notification: Notification) -> int:
+def emit(notification: Notification, subscriptions: Subscriptions | None = None) -> int:
     """One delivery per active endpoint subscribed to the type; the number created now."""
-    endpoints = [e for e in webhook_store.endpoints(notification.organization_id) if e.subscribes_to(notification.type)]
+    endpoints = (subscriptions or Subscriptions()).subscribers(notification.organization_id, notification.type)
     if not endpoints:
         return 0
     body = envelope_body(notification)
@@ -162,8 +211,10 @@ def emit(notification: Notification) -> int:
             event_type=notification.type,
             status=DeliveryStatus.PENDING,
             body=body,
-            created_at=now,
-            updated_at=now,
+            # The notification's time, not the clock's: a redelivered stream record must name the
+            # same delivery lines (their sort keys start with it) as the first one did.
+            created_at=notification.created_at,
+            updated_at=max(now, notification.created_at),
         )
         try:
             webhook_store.create_delivery(delivery)

@@ -15,7 +15,7 @@ from boto3.dynamodb.conditions import Attr
 
 from scrip.domain.assets import Asset, AssetStatus, InventoryMode, IssuancePolicy, symbol_key
 from scrip.domain.errors import Conflict, NotFound
-from scrip.storage import items, keys, listing, table, transactions
+from scrip.storage import items, keys, listing, read_cache, transactions
 
 
 def _key(org_id: str, asset_id: str) -> dict[str, str]:
@@ -125,8 +125,7 @@ def create(asset: Asset) -> None:
 
 
 def get(org_id: str, asset_id: str) -> Asset | None:
-    got = table.client().get_item(TableName=table.table_name(), Key=_key(org_id, asset_id), ConsistentRead=True)
-    item = got.get("Item")
+    item = read_cache.get_item(_key(org_id, asset_id))
     return _from_item(item) if item else None
 
 
@@ -177,7 +176,7 @@ def linked_entries(
 
 def get_many(org_id: str, asset_ids: list[str]) -> dict[str, Asset]:
     """Assets by id in one round trip per 100 ids (``BatchGetItem``'s limit)."""
-    found = [_from_item(i) for i in listing.read_items([_key(org_id, a) for a in asset_ids])]
+    found = [_from_item(i) for i in read_cache.get_items([_key(org_id, a) for a in asset_ids])]
     return {asset.id: asset for asset in found}
 
 

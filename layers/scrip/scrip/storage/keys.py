@@ -120,7 +120,10 @@ def journal_entry(org_id: str, entry_id: str) -> str:
     return f"ORG#{org_id}#JOURNAL#{entry_id}"
 
 
-JOURNAL_LIST_SHARDS = 16
+# Every credit writes one 2-WU line to one shard: 32 shards take 16,000 entries/s per organization
+# before one reaches 1,000 WU/s (16 capped it at 8,000). Only ever raise it: a page reads shards
+# 0..N-1, so lines written under a smaller N are still found.
+JOURNAL_LIST_SHARDS = 32
 
 
 def journal_list(org_id: str, shard: int) -> str:
@@ -131,7 +134,9 @@ def ledger_history(owner_partition: str) -> str:
     return f"{owner_partition}#LEDGER"
 
 
-EVENTS_DUE_SHARDS = 16
+# Partitions of the due index (a sparse index on the event item) per hour: every event puts and
+# removes one entry, so 32 keep any one of them under 0.1 write units per event, all tenants together.
+EVENTS_DUE_SHARDS = 32
 
 
 def events_due(hour: str, shard: int) -> str:
@@ -244,13 +249,30 @@ def event(org_id: str, event_id: str) -> str:
     return f"{organization(org_id)}#EVENT#{event_id}"
 
 
-def events_list(org_id: str, order: str, shard: int) -> str:
-    """One of the sharded event lists (orders: BY_CREATED, BY_EVENT_TIME, BY_STATUS)."""
-    return f"{organization(org_id)}#EVENTS#{order}#{shard}"
+def event_of(partition: str) -> tuple[str, str] | None:
+    """(organization id, event id) of an event item's partition key; None for any other key."""
+    parts = partition.split("#")
+    if len(parts) == 4 and parts[0] == "ORG" and parts[2] == "EVENT":
+        return parts[1], parts[3]
+    return None
 
 
-def participant_events(org_id: str, participant_id: str) -> str:
-    return f"{participant(org_id, participant_id)}#EVENTS"
+# The event lists are sparse global secondary indexes on the event item (see
+# docs/storage-design.md, "Events and rules"): these are the values of their key attributes.
+# They are written on every event item, so they are kept short: the organization id without
+# the ``ORG#`` prefix (an index key is never a table key), and a shard.
+EVENT_LIST_SHARDS = 16
+EVENT_STATUS_SHARDS = 32
+
+
+def events_list(org_id: str, shard: int) -> str:
+    """Partition of the by-creation and by-event-time indexes: one of an organization's shards."""
+    return f"{org_id}#{shard}"
+
+
+def events_by_status(org_id: str, status: str, shard: int) -> str:
+    """Partition of the status index (events not COMPLETED only): one status of an organization, sharded."""
+    return f"{org_id}#{status}#{shard}"
 
 
 def scheduled_events_due(hour: str, shard: int) -> str:
@@ -313,7 +335,7 @@ def webhook_delivery(org_id: str, delivery_id: str) -> str:
 
 def webhook_endpoint_list(org_id: str, endpoint_id: str, kind: str, shard: int | None = None) -> str:
     """An endpoint's deliveries, unfinished deliveries or outcome counters (kinds: DELIVERIES,
-    PENDING, STATS), sharded when ``shard`` is given."""
+    PENDING, STATS): one partition per shard."""
     base = f"{webhook_endpoint(org_id, endpoint_id)}#{kind}"
     return base if shard is None else f"{base}#{shard}"
 
@@ -323,9 +345,12 @@ def webhooks_due(hour: str, shard: int) -> str:
     return f"WEBHOOKDUE#{hour}#{shard}"
 
 
-def hourly_counter(hour: str, shard: int) -> str:
-    """Sort key of one shard of an hour's counters."""
-    return f"{hour}#{shard}"
+def hour_bucket(hour: str) -> str:
+    """Sort key of an hour's counters (``YYYY-MM-DDTHH``) in one of their shard partitions."""
+    return hour
+
+
+WEBHOOK_BODY_SK = "BODY"  # a delivery's body, beside the delivery item in its partition
 
 
 def is_entity_item(item: Mapping[str, Any]) -> bool:

@@ -6,9 +6,10 @@
 * A PREFUNDED program wallet is ``keys.WALLET_SHARDS`` sub-wallets in partitions of their own,
   so that concurrent credits of one program do not serialise on one item.
 * System accounts have no item: their postings live in the journal entries (decision 8).
-* A journal entry is one item with its postings; each non-system posting also writes a line
-  in its owner's ``#LEDGER`` partition (statement, activity and wallet history), and the entry
-  is copied into one of ``keys.JOURNAL_LIST_SHARDS`` organization list partitions.
+* A journal entry is one item with its postings (compact, under 1 KB for a credit); each
+  non-system posting also writes a line in its owner's ``#LEDGER`` partition (statement,
+  activity and wallet history), and the entry a small line (its id and what the list filters
+  on) in one of ``keys.JOURNAL_LIST_SHARDS`` organization list partitions.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from scrip.domain.ledger import (
     JournalFilters,
     Posting,
 )
-from scrip.storage import items, keys, listing, table, transactions, unit_of_work
+from scrip.storage import items, keys, listing, read_cache, table, transactions
 
 BALANCE = keys.BALANCE_PREFIX
 
@@ -77,28 +78,20 @@ def _record(item: dict[str, Any] | None) -> BalanceRecord:
 
 
 def read_balance(org_id: str, account: Account, asset_id: str, shard: int | None = None) -> BalanceRecord:
-    key = _balance_key(org_id, account, asset_id, shard)
-    staged, item = unit_of_work.staged_image(key)
-    if not staged:
-        item = table.client().get_item(TableName=table.table_name(), Key=key, ConsistentRead=True).get("Item")
-    return _record(item)
+    return _record(read_cache.get_item(_balance_key(org_id, account, asset_id, shard)))
 
 
 def read_wallet(org_id: str, program_id: str, asset_id: str) -> list[BalanceRecord]:
     """Every sub-wallet of a program's wallet for an asset, shard order."""
     account = Account(EntityType.PROGRAM, program_id, program_id)
     request_keys = [_balance_key(org_id, account, asset_id, shard) for shard in range(keys.WALLET_SHARDS)]
-    found = {str(item["PK"]): item for item in listing.read_items(request_keys)}
-    records = []
-    for key in request_keys:
-        staged, item = unit_of_work.staged_image(key)
-        records.append(_record(item if staged else found.get(key["PK"])))
-    return records
+    found = {str(item["PK"]): item for item in read_cache.get_items(request_keys)}  # staged images applied
+    return [_record(found.get(key["PK"])) for key in request_keys]
 
 
 def owner_balances(org_id: str, account: Account) -> dict[str, Balance]:
     """All balances of a participant (by asset) or a group (by ``program#asset``)."""
-    found = listing.read_all(_owner_partition(org_id, account), prefix=BALANCE)
+    found = read_cache.partition_items(_owner_partition(org_id, account), prefix=BALANCE)
     return {str(i["SK"])[len(BALANCE) :]: _record(i).balance for i in found}
 
 
@@ -133,35 +126,58 @@ def balance_write(
 # ------------------------------------------------------------- journal
 
 
-def _posting_item(posting: Posting) -> dict[str, Any]:
+# Attribute names inside a stored posting. A credit's entry holds two or three postings, and
+# with full names they alone took half a KB: short names, and the fields a posting shares with
+# its entry left out, keep the entry item under 1 KB (2 write units in a transaction, not 4).
+_ID, _AMOUNT, _BUCKET, _TYPE, _OWNER = "i", "a", "b", "t", "o"
+_ACCOUNT_PROGRAM, _PROGRAM, _ASSET, _SYMBOL = "ap", "p", "s", "y"
+
+
+def _posting_item(posting: Posting, entry: JournalEntry, asset_id: str, asset_symbol: str) -> dict[str, Any]:
     account = posting.account
-    return {
-        "id": posting.id,
-        "amount": posting.amount,
-        "asset_id": posting.asset_id,
-        "asset_symbol": posting.asset_symbol,
-        "bucket": posting.bucket.value,
-        "entity_type": account.entity_type.value,
-        "owner_id": account.owner_id,
-        "account_program_id": account.program_id,
-        "program_id": posting.program_id,
+    item: dict[str, Any] = {
+        _ID: posting.id,
+        _AMOUNT: posting.amount,
+        _BUCKET: posting.bucket.value,
+        _TYPE: account.entity_type.value,
+        _OWNER: account.owner_id,
     }
+    if account.program_id is not None:
+        item[_ACCOUNT_PROGRAM] = account.program_id
+    if posting.program_id != entry.program_id:
+        item[_PROGRAM] = posting.program_id  # None stays: "no program", not "the entry's"
+    if posting.asset_id != asset_id:
+        item[_ASSET] = posting.asset_id
+    if posting.asset_symbol != asset_symbol:
+        item[_SYMBOL] = posting.asset_symbol
+    return item
 
 
-def _posting_from_item(item: dict[str, Any]) -> Posting:
+def _posting_from_item(item: dict[str, Any], entry: dict[str, Any]) -> Posting:
+    if _ID not in item:  # written before the compact layout: full names, nothing inherited
+        return Posting(
+            id=item["id"],
+            account=Account(EntityType(item["entity_type"]), item["owner_id"], item.get("account_program_id")),
+            asset_id=item["asset_id"],
+            asset_symbol=item["asset_symbol"],
+            bucket=Bucket(item["bucket"]),
+            amount=Decimal(item["amount"]),
+            program_id=item.get("program_id"),
+        )
     return Posting(
-        id=item["id"],
-        account=Account(EntityType(item["entity_type"]), item["owner_id"], item.get("account_program_id")),
-        asset_id=item["asset_id"],
-        asset_symbol=item["asset_symbol"],
-        bucket=Bucket(item["bucket"]),
-        amount=Decimal(item["amount"]),
-        program_id=item.get("program_id"),
+        id=item[_ID],
+        account=Account(EntityType(item[_TYPE]), item[_OWNER], item.get(_ACCOUNT_PROGRAM)),
+        asset_id=item.get(_ASSET, entry["asset_id"]),
+        asset_symbol=item.get(_SYMBOL, entry["asset_symbol"]),
+        bucket=Bucket(item[_BUCKET]),
+        amount=Decimal(item[_AMOUNT]),
+        program_id=item[_PROGRAM] if _PROGRAM in item else entry.get("program_id"),
     )
 
 
-def _entry_attributes(entry: JournalEntry, event_timestamp: datetime | None) -> dict[str, Any]:
-    postings = entry.postings
+def _entry_attributes(entry: JournalEntry) -> dict[str, Any]:
+    """The entry item: the entry once, its postings compact (see ``_posting_item``)."""
+    first = entry.postings[0]
     return {
         "entity": "JOURNAL_ENTRY",
         "id": entry.id,
@@ -175,12 +191,30 @@ def _entry_attributes(entry: JournalEntry, event_timestamp: datetime | None) -> 
         "reference_id": entry.reference_id,
         "created_by_api_key_id": entry.created_by_api_key_id,
         "created_at": items.timestamp(entry.created_at),
-        "event_timestamp": items.timestamp(event_timestamp or entry.created_at),
         "prev_hash": entry.prev_hash,
         "entry_hash": entry.entry_hash,
         "scale": entry.scale,
-        "postings": [_posting_item(p) for p in postings],
-        # Flattened for list filters (an entry matches when any posting does).
+        "asset_id": first.asset_id,
+        "asset_symbol": first.asset_symbol,
+        "postings": [_posting_item(p, entry, first.asset_id, first.asset_symbol) for p in entry.postings],
+    }
+
+
+def _list_line(entry: JournalEntry, created_at: str) -> dict[str, Any]:
+    """The entry's line in the organization journal list: what ``journal_page`` filters on and
+    the entry's id, no more (about 450 bytes, 2 write units). A page reads the entries
+    themselves with one ``BatchGetItem``; a full copy here cost 4 units per entry."""
+    postings = entry.postings
+    return {
+        "entity": "JOURNAL_LIST",  # not JOURNAL_ENTRY: the totals' stream filter must not match it
+        "id": entry.id,
+        "program_id": entry.program_id,
+        "event_id": entry.event_id,
+        "rule_id": entry.rule_id,
+        "reference_id": entry.reference_id,
+        "action_type": entry.action_type.value,
+        "created_at": created_at,
+        # Flattened for the list filters (an entry matches when any posting does).
         "asset_id": postings[0].asset_id,
         "participant_ids": sorted(
             {p.account.owner_id for p in postings if p.account.entity_type is EntityType.PARTICIPANT}
@@ -192,7 +226,13 @@ def _entry_attributes(entry: JournalEntry, event_timestamp: datetime | None) -> 
     }
 
 
+def is_entry_item(item: dict[str, Any]) -> bool:
+    """Whether ``item`` (an item or a stream image) is a journal entry's own item."""
+    return item.get("entity") == "JOURNAL_ENTRY" and item.get("SK") == keys.ENTITY_SK
+
+
 def entry_from_item(item: dict[str, Any]) -> JournalEntry:
+    """The entry from its item (or its stream image), in either stored layout."""
     created_at = items.moment(item["created_at"])
     assert created_at is not None
     return JournalEntry(
@@ -207,7 +247,7 @@ def entry_from_item(item: dict[str, Any]) -> JournalEntry:
         reference_id=item.get("reference_id"),
         created_by_api_key_id=item.get("created_by_api_key_id"),
         created_at=created_at,
-        postings=tuple(_posting_from_item(p) for p in item["postings"]),
+        postings=tuple(_posting_from_item(p, item) for p in item["postings"]),
         prev_hash=item["prev_hash"],
         entry_hash=item["entry_hash"],
         scale=int(item["scale"]),
@@ -217,18 +257,21 @@ def entry_from_item(item: dict[str, Any]) -> JournalEntry:
 def entry_writes(entry: JournalEntry, event_timestamp: datetime | None = None) -> list[transactions.Write]:
     """The entry, a history line per non-system account, and its organization list line."""
     org = entry.organization_id
-    attributes = _entry_attributes(entry, event_timestamp)
-    created_at = attributes["created_at"]
+    created_at = items.timestamp(entry.created_at)
+    assert created_at is not None
+    # The history lines' event time (their filters use it); the entry itself does not keep it.
+    event_time = items.timestamp(event_timestamp or entry.created_at)
     writes = [
         # The entry's fresh id makes it the proof that a re-sent transaction already committed.
         transactions.put(
-            {"PK": keys.journal_entry(org, entry.id), "SK": keys.ENTITY_SK, **attributes}, proves_commit=True
+            {"PK": keys.journal_entry(org, entry.id), "SK": keys.ENTITY_SK, **_entry_attributes(entry)},
+            proves_commit=True,
         ),
         transactions.put(
             {
                 "PK": keys.journal_list(org, keys.shard_of(entry.id, keys.JOURNAL_LIST_SHARDS)),
                 "SK": keys.list_sort_key(created_at, entry.id),
-                **attributes,
+                **_list_line(entry, created_at),
             }
         ),
     ]
@@ -251,7 +294,7 @@ def entry_writes(entry: JournalEntry, event_timestamp: datetime | None = None) -
                     "account_program_id": posting.account.program_id,
                     "description": entry.description,
                     "event_id": entry.event_id,
-                    "event_timestamp": attributes["event_timestamp"],
+                    "event_timestamp": event_time,
                     "has_event": entry.event_id is not None,
                     "created_by_api_key_id": entry.created_by_api_key_id,
                     "created_at": created_at,
@@ -311,10 +354,14 @@ def journal_page(
     conditions += listing.within("created_at", filters.created_from, filters.created_to)
     item_filter = listing.all_of(conditions)
     partitions = [keys.journal_list(org_id, shard) for shard in range(keys.JOURNAL_LIST_SHARDS)]
-    found, more = listing.read_merged_page(
+    lines, more = listing.read_merged_page(
         partitions, limit=limit, after=after, descending=True, item_filter=item_filter
     )
-    return [entry_from_item(i) for i in found], (str(found[-1]["SK"]) if found and more else None)
+    # The lines select and order the page; the entries themselves come in one BatchGetItem.
+    entry_keys = [{"PK": keys.journal_entry(org_id, str(line["id"])), "SK": keys.ENTITY_SK} for line in lines]
+    found = {str(item["id"]): item for item in listing.read_items(entry_keys)}
+    entries = [entry_from_item(found[str(line["id"])]) for line in lines if str(line["id"]) in found]
+    return entries, (str(lines[-1]["SK"]) if lines and more else None)
 
 
 @dataclass(frozen=True)

@@ -5,17 +5,40 @@ entity id (see ``keys.chronological``). A page resumes strictly after the cursor
 so concurrent inserts and deletes never move items across the page boundary. Filters run in
 DynamoDB; the loop keeps reading until the page is full or the partition ends, because
 DynamoDB's ``Limit`` counts items before the filter.
+
+A list may also be a global secondary index (``Index``: its name and key attributes). Its
+reads are eventually consistent (DynamoDB offers no other on an index), and the keyset works
+the same when the index's sort keys are unique, as the event lists' are.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
 
 from scrip.storage import items, table, unit_of_work
+
+
+@dataclass(frozen=True)
+class Index:
+    """A global secondary index read as a list: its name and its key attributes."""
+
+    name: str
+    partition_key: str
+    sort_key: str
+
+
+_TABLE = Index("", "PK", "SK")
+
+
+def _query_params(index: Index | None) -> dict[str, Any]:
+    if index is None:
+        return {"TableName": table.table_name(), "ConsistentRead": True}
+    return {"TableName": table.table_name(), "IndexName": index.name}
 
 
 def read_items(item_keys: Sequence[dict[str, str]]) -> list[dict[str, Any]]:
@@ -32,12 +55,12 @@ def read_items(item_keys: Sequence[dict[str, str]]) -> list[dict[str, Any]]:
     return found
 
 
-def read_up_to(partition: str, last_sort_key: str) -> list[dict[str, Any]]:
+def read_up_to(partition: str, last_sort_key: str, *, index: Index | None = None) -> list[dict[str, Any]]:
     """Every item of a partition whose sort key is at most ``last_sort_key`` (a due index's hour)."""
+    names = index or _TABLE
     params: dict[str, Any] = {
-        "TableName": table.table_name(),
-        "KeyConditionExpression": Key("PK").eq(partition) & Key("SK").lte(last_sort_key),
-        "ConsistentRead": True,
+        **_query_params(index),
+        "KeyConditionExpression": Key(names.partition_key).eq(partition) & Key(names.sort_key).lte(last_sort_key),
     }
     found: list[dict[str, Any]] = []
     while True:
@@ -98,16 +121,18 @@ def read_page(
     after: str | None,
     descending: bool,
     item_filter: Any = None,
+    index: Index | None = None,
 ) -> tuple[list[dict[str, Any]], bool]:
     """Up to ``limit`` items after the sort key ``after`` and whether more exist."""
-    condition = Key("PK").eq(partition)
+    names = index or _TABLE
+    condition = Key(names.partition_key).eq(partition)
     if after is not None:
-        condition = condition & (Key("SK").lt(after) if descending else Key("SK").gt(after))
+        position = Key(names.sort_key)
+        condition = condition & (position.lt(after) if descending else position.gt(after))
     params: dict[str, Any] = {
-        "TableName": table.table_name(),
+        **_query_params(index),
         "KeyConditionExpression": condition,
         "ScanIndexForward": not descending,
-        "ConsistentRead": True,
         "Limit": limit + 1,
     }
     if item_filter is not None:
@@ -133,6 +158,7 @@ def read_merged_page(
     after: str | None,
     descending: bool,
     item_filter: Any = None,
+    index: Index | None = None,
 ) -> tuple[list[dict[str, Any]], bool]:
     """One page across sharded list partitions that share one sort order.
 
@@ -143,8 +169,11 @@ def read_merged_page(
     merged: list[dict[str, Any]] = []
     more = False
     for partition in partitions:
-        found, has_more = read_page(partition, limit=limit, after=after, descending=descending, item_filter=item_filter)
+        found, has_more = read_page(
+            partition, limit=limit, after=after, descending=descending, item_filter=item_filter, index=index
+        )
         merged.extend(found)
         more = more or has_more
-    merged.sort(key=lambda item: str(item["SK"]), reverse=descending)
+    sort_key = (index or _TABLE).sort_key
+    merged.sort(key=lambda item: str(item[sort_key]), reverse=descending)
     return merged[:limit], more or len(merged) > limit

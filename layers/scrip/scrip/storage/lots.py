@@ -14,7 +14,7 @@ from typing import Any
 
 from scrip.domain.ledger import Account, EntityType
 from scrip.domain.lots import Lot, LotOrigin, LotStatus
-from scrip.storage import items, keys, listing, table, transactions
+from scrip.storage import items, keys, listing, read_cache, table, transactions
 
 
 def partition(org_id: str, account: Account, asset_id: str) -> str:
@@ -47,7 +47,7 @@ def _from_item(item: dict[str, Any]) -> Lot:
 
 def read(org_id: str, account: Account, asset_id: str) -> list[Lot]:
     """Every lot of the owner's asset, FIFO order."""
-    return [_from_item(i) for i in listing.read_all(partition(org_id, account, asset_id))]
+    return [_from_item(i) for i in read_cache.partition_items(partition(org_id, account, asset_id))]
 
 
 DUE_SHARDS = keys.LOTS_DUE_SHARDS

@@ -19,7 +19,7 @@ from boto3.dynamodb.conditions import Attr
 
 from scrip.domain.errors import Conflict, NotFound
 from scrip.domain.participants import PROFILE_FIELDS, Enrollment, EnrollmentStatus, Participant, ParticipantStatus
-from scrip.storage import items, keys, listing, table, transactions
+from scrip.storage import items, keys, listing, read_cache, table, transactions
 
 ORDERS = ("BY_CREATED", "BY_EXTERNAL_ID", "BY_STATUS")
 
@@ -194,8 +194,8 @@ def find_id_by_external_id(org_id: str, external_id_value: str) -> str | None:
 
 
 def get(org_id: str, participant_id: str) -> Participant | None:
-    got = table.client().get_item(TableName=table.table_name(), Key=_key(org_id, participant_id), ConsistentRead=True)
-    item = got.get("Item")
+    # In an event's attempt, the whole partition: its enrollments, state and balances come next.
+    item = read_cache.get_item(_key(org_id, participant_id), whole_partition=True)
     return _from_item(item) if item else None
 
 
@@ -213,7 +213,7 @@ def get_many(org_id: str, participant_ids: Sequence[str]) -> dict[str, Participa
 
 def enrollments(org_id: str, participant_id: str) -> dict[str, Enrollment]:
     result: dict[str, Enrollment] = {}
-    for item in listing.read_all(keys.participant(org_id, participant_id), prefix=keys.ENROLLMENT_PREFIX):
+    for item in read_cache.partition_items(keys.participant(org_id, participant_id), prefix=keys.ENROLLMENT_PREFIX):
         enrolled_at = items.moment(item["enrolled_at"])
         assert enrolled_at is not None
         result[item["program_id"]] = Enrollment(item["program_id"], EnrollmentStatus(item["status"]), enrolled_at)

@@ -13,7 +13,7 @@ from boto3.dynamodb.conditions import Attr
 
 from scrip.domain.errors import Conflict, NotFound
 from scrip.domain.programs import OnUnknownParticipant, Program, ProgramStatus, RedemptionTargetType
-from scrip.storage import items, keys, listing, table, transactions
+from scrip.storage import items, keys, listing, read_cache, transactions
 
 _ENTITY = "PROGRAM"
 
@@ -110,8 +110,7 @@ def create(program: Program) -> None:
 
 
 def get(org_id: str, program_id: str) -> Program | None:
-    got = table.client().get_item(TableName=table.table_name(), Key=_key(org_id, program_id), ConsistentRead=True)
-    item = got.get("Item")
+    item = read_cache.get_item(_key(org_id, program_id))
     return _from_item(item) if item else None
 
 

@@ -15,7 +15,7 @@ from boto3.dynamodb.conditions import Attr
 
 from scrip.domain.errors import NotFound
 from scrip.domain.rules import OrderConflict, Rule, RuleStatus
-from scrip.storage import items, keys, listing, table, transactions
+from scrip.storage import items, keys, listing, read_cache, table, transactions
 
 VERSION = keys.RULE_VERSION_PREFIX
 
@@ -205,7 +205,7 @@ def require(org_id: str, rule_id: str) -> Rule:
 
 def program_rules(org_id: str, program_id: str) -> list[Rule]:
     """Every rule of a program, in evaluation order."""
-    return [_from_item(i) for i in listing.read_all(_program_list(org_id, program_id))]
+    return [_from_item(i) for i in read_cache.partition_items(_program_list(org_id, program_id))]
 
 
 def list_page(

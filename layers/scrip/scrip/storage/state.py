@@ -20,7 +20,7 @@ from scrip.domain.errors import NotFound
 from scrip.domain.groups import GroupArchived, GroupStatus
 from scrip.domain.participants import ParticipantInactive, ParticipantStatus
 from scrip.domain.state import Counter, Operation, Owner, OwnerKind, StateChange, StateType
-from scrip.storage import items, keys, listing, table, transactions, unit_of_work
+from scrip.storage import items, keys, listing, read_cache, table, transactions
 
 TAG, COUNTER, ATTRIBUTE = keys.TAG_PREFIX, keys.COUNTER_PREFIX, keys.ATTRIBUTE_PREFIX
 
@@ -80,7 +80,7 @@ def read(org_id: str, owner: Owner) -> OwnerState:
     tags: list[str] = []
     counters: dict[str, Counter] = {}
     attributes: dict[str, str] = {}
-    for item in listing.read_all(partition(org_id, owner)):
+    for item in read_cache.partition_items(partition(org_id, owner)):
         sort_key = str(item["SK"])
         if sort_key.startswith(TAG):
             tags.append(item["tag"])
@@ -92,10 +92,7 @@ def read(org_id: str, owner: Owner) -> OwnerState:
 
 
 def get_counter(org_id: str, owner: Owner, key: str) -> Counter | None:
-    item_key = {"PK": partition(org_id, owner), "SK": COUNTER + key}
-    staged, item = unit_of_work.staged_image(item_key)
-    if not staged:
-        item = table.client().get_item(TableName=table.table_name(), Key=item_key, ConsistentRead=True).get("Item")
+    item = read_cache.get_item({"PK": partition(org_id, owner), "SK": COUNTER + key})
     return _counter(item) if item else None
 
 

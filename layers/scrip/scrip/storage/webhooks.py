@@ -4,15 +4,17 @@
 |---|---|---|
 | endpoint (secret encrypted with KMS) | ``ORG#o#WEBHOOKENDPOINT#<id>`` | ``#`` |
 | the organization's endpoints (fan-out reads them all) | ``ORG#o#WEBHOOKENDPOINTS`` | ``<created_at>#<id>`` |
-| delivery (envelope body, attempts) | ``ORG#o#WEBHOOKDELIVERY#<id>`` | ``#`` |
-| an endpoint's deliveries, 8 shards | ``ORG#o#WEBHOOKENDPOINT#<id>#DELIVERIES#<n>`` | ``<created_at>#<id>`` |
-| an endpoint's unfinished deliveries, 8 shards | ``ORG#o#WEBHOOKENDPOINT#<id>#PENDING#<n>`` | ``<created_at>#<id>`` |
-| outcome counters per hour, 8 shards | ``ORG#o#WEBHOOKENDPOINT#<id>#STATS`` | ``<hour>#<n>`` |
+| delivery (status, attempts; no body, so under 1 KB) | ``ORG#o#WEBHOOKDELIVERY#<id>`` | ``#`` |
+| its envelope body, written once | ``ORG#o#WEBHOOKDELIVERY#<id>`` | ``BODY`` |
+| an endpoint's deliveries, 16 shards | ``ORG#o#WEBHOOKENDPOINT#<id>#DELIVERIES#<n>`` | ``<created_at>#<id>`` |
+| an endpoint's unfinished deliveries, 32 shards | ``ORG#o#WEBHOOKENDPOINT#<id>#PENDING#<n>`` | ``<created_at>#<id>`` |
+| outcome counters per hour, 16 shards | ``ORG#o#WEBHOOKENDPOINT#<id>#STATS#<n>`` | ``<hour>`` |
 | retries due, by hour, 8 shards | ``WEBHOOKDUE#<hour>#<n>`` | ``<due_at>#<org>#<delivery id>`` |
 
 A delivery's id is derived from (notification, endpoint, resend sequence), so creating it is a
 put-if-absent: a redelivered stream batch creates nothing twice. Delivery items and their list
-entries expire after 30 days (TTL).
+entries expire after 30 days (TTL). Every shard is a partition key of its own, so no key of an
+endpoint takes more than a tenth of a write unit per delivery.
 """
 
 from __future__ import annotations
@@ -23,12 +25,19 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr
+from botocore.exceptions import ClientError
 
 from scrip.domain.errors import NotFound
 from scrip.domain.webhooks import Delivery, DeliveryStatus, Endpoint, EndpointStatus
 from scrip.storage import items, keys, listing, table, transactions
 
-LIST_SHARDS = 8
+# Shards sized for 10,000 deliveries/s to one endpoint at 1,000 WU/s per partition key (at
+# most 0.1 WU per delivery on any key): a delivery spends 1 WU on its list line (16 shards:
+# 0.0625 WU each), 2 on its PENDING line (put, then deleted: 32 shards, 0.0625) and 1 per
+# attempt on the outcome counters (16 shards, 0.0625). Readers of a whole list query every shard.
+DELIVERY_SHARDS = 16
+PENDING_SHARDS = 32
+STATS_SHARDS = 16
 DUE_SHARDS = 8
 RETENTION = timedelta(days=30)
 
@@ -240,6 +249,21 @@ def rate_limit(org_id: str, endpoint_id: str, until: datetime) -> None:
 
 
 # --------------------------------------------------------------- deliveries
+#
+# What one delivery writes (a first attempt that succeeds), and what each write buys:
+#
+#   body item, once (1 WU per KB)   what is sent, stored apart because it is never rewritten
+#   PENDING line (1)                counted unfinished (stats, re-activation), before it exists
+#   delivery item (1)               the delivery, put if absent (redelivered stream records)
+#   DELIVERIES line, once (1)       the endpoint's list; no status (the filter reads the item)
+#   claim: the delivery item (1)    SENDING under a lease: two messages never POST at once
+#   result: the delivery item (1)   DELIVERED, FAILED, or the next attempt's time
+#   PENDING line delete (1)         no longer counted unfinished
+#   outcome counter (1)             the 24 h success rate of the stats
+#
+# None of them in a transaction (which would double each): the order of the writes makes a
+# stop between two of them harmless, see ``create_delivery`` and ``save_delivery``.
+# The delivery item holds no body, so it stays under 1 KB and each rewrite is one unit.
 
 
 def _expiry(moment: datetime) -> int:
@@ -247,7 +271,7 @@ def _expiry(moment: datetime) -> int:
 
 
 def _delivery_item(delivery: Delivery) -> dict[str, Any]:
-    return {
+    item: dict[str, Any] = {
         **_delivery_key(delivery.organization_id, delivery.id),
         "entity": "WEBHOOK_DELIVERY",
         "organization_id": delivery.organization_id,
@@ -256,7 +280,6 @@ def _delivery_item(delivery: Delivery) -> dict[str, Any]:
         "webhook_event_id": delivery.webhook_event_id,
         "event_type": delivery.event_type,
         "status": delivery.status.value,
-        "body": delivery.body,
         "created_at": items.timestamp(delivery.created_at),
         "updated_at": items.timestamp(delivery.updated_at),
         "attempt_count": delivery.attempt_count,
@@ -273,9 +296,21 @@ def _delivery_item(delivery: Delivery) -> dict[str, Any]:
         "lease_until": items.timestamp(delivery.lease_until),
         "expires_at_epoch": _expiry(delivery.created_at),
     }
+    # Absent rather than null: every byte of this item is paid on each of its rewrites.
+    return {name: value for name, value in item.items() if value is not None}
 
 
-def _delivery(item: dict[str, Any]) -> Delivery:
+def _body_item(delivery: Delivery) -> dict[str, Any]:
+    # No ``entity``: the stream consumers' filters never see it.
+    return {
+        "PK": keys.webhook_delivery(delivery.organization_id, delivery.id),
+        "SK": keys.WEBHOOK_BODY_SK,
+        "body": delivery.body,
+        "expires_at_epoch": _expiry(delivery.created_at),
+    }
+
+
+def _delivery(item: dict[str, Any], body: str | None = None) -> Delivery:
     created, updated = items.moment(item["created_at"]), items.moment(item["updated_at"])
     assert created is not None and updated is not None
     status = item.get("last_response_status")
@@ -286,7 +321,8 @@ def _delivery(item: dict[str, Any]) -> Delivery:
         webhook_event_id=item["webhook_event_id"],
         event_type=item["event_type"],
         status=DeliveryStatus(item["status"]),
-        body=item.get("body", ""),
+        # Deliveries stored before the body had its own item carry it inline.
+        body=body if body is not None else item.get("body", ""),
         created_at=created,
         updated_at=updated,
         attempt_count=int(item.get("attempt_count", 0)),
@@ -304,22 +340,32 @@ def _delivery(item: dict[str, Any]) -> Delivery:
     )
 
 
-def _list_entry(delivery: Delivery) -> dict[str, Any]:
-    shard = keys.shard_of(delivery.id, LIST_SHARDS)
+def _list_line(delivery: Delivery) -> dict[str, Any]:
+    shard = keys.shard_of(delivery.id, DELIVERY_SHARDS)
     return {
         "PK": _endpoint_partition(delivery.organization_id, delivery.webhook_endpoint_id, "DELIVERIES", shard),
         "SK": keys.list_sort_key(items.timestamp(delivery.created_at), delivery.id),
         "delivery_id": delivery.id,
-        "status": delivery.status.value,
         "expires_at_epoch": _expiry(delivery.created_at),
     }
 
 
 def _pending_key(delivery: Delivery) -> dict[str, str]:
-    shard = keys.shard_of(delivery.id, LIST_SHARDS)
+    shard = keys.shard_of(delivery.id, PENDING_SHARDS)
     return {
         "PK": _endpoint_partition(delivery.organization_id, delivery.webhook_endpoint_id, "PENDING", shard),
         "SK": keys.list_sort_key(items.timestamp(delivery.created_at), delivery.id),
+    }
+
+
+def _pending_line(delivery: Delivery) -> dict[str, Any]:
+    # ``version``: the delivery's version when it became unfinished, so that removing the line
+    # for an older finish never removes the line of a later retry.
+    return {
+        **_pending_key(delivery),
+        "delivery_id": delivery.id,
+        "version": delivery.version,
+        "expires_at_epoch": _expiry(delivery.created_at),
     }
 
 
@@ -330,68 +376,142 @@ def _due_key(delivery: Delivery, due_at: datetime) -> dict[str, str]:
     }
 
 
-def _state_writes(delivery: Delivery, previous: Delivery | None) -> list[transactions.Write]:
-    """The list entry, the unfinished-deliveries entry and the due entry that follow the status."""
-    writes = [transactions.put(_list_entry(delivery))]
-    unfinished = delivery.status in (DeliveryStatus.PENDING, DeliveryStatus.SENDING)
-    if unfinished:
-        writes.append(transactions.put({**_pending_key(delivery), "delivery_id": delivery.id}))
-    elif previous is None or previous.status in (DeliveryStatus.PENDING, DeliveryStatus.SENDING):
-        writes.append(transactions.delete(_pending_key(delivery)))
-    if previous is not None and previous.next_attempt_at and previous.next_attempt_at != delivery.next_attempt_at:
-        writes.append(transactions.delete(_due_key(previous, previous.next_attempt_at)))
-    if delivery.status is DeliveryStatus.PENDING and delivery.next_attempt_at is not None:
-        writes.append(
-            transactions.put(
-                {
-                    **_due_key(delivery, delivery.next_attempt_at),
-                    "organization_id": delivery.organization_id,
-                    "delivery_id": delivery.id,
-                }
-            )
-        )
-    return writes
+def _unfinished(status: DeliveryStatus) -> bool:
+    return status in (DeliveryStatus.PENDING, DeliveryStatus.SENDING)
 
 
-def create_delivery_writes(delivery: Delivery) -> list[transactions.Write]:
-    return [
-        transactions.put(
-            _delivery_item(delivery), condition=Attr("PK").not_exists(), on_condition_failed=DeliveryExists
-        ),
-        *_state_writes(delivery, None),
-    ]
+def _put(item: dict[str, Any]) -> None:
+    table.client().put_item(TableName=table.table_name(), Item=item)
+
+
+def _delete(key: dict[str, str], condition: Any = None) -> bool:
+    """Delete the item; False when ``condition`` did not hold (nothing deleted)."""
+    params: dict[str, Any] = {"TableName": table.table_name(), "Key": key}
+    if condition is not None:
+        params["ConditionExpression"] = condition
+    try:
+        table.client().delete_item(**params)
+    except ClientError as error:
+        if table.error_code(error) == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
 
 
 def create_delivery(delivery: Delivery) -> None:
-    """Store a new delivery unless its id exists (``DeliveryExists``)."""
-    transactions.write(create_delivery_writes(delivery))
+    """Store a new delivery unless its id exists (``DeliveryExists``).
+
+    Four single writes, no transaction, in an order where stopping after any of them is safe
+    (the stream redelivers the record until it is done, and the ids are derived from it):
+
+    1. the body: byte-identical on a redelivery, so putting it again changes nothing;
+    2. the PENDING line, if absent: before the delivery exists, so no attempt can finish it
+       (and remove the line) before the line is there;
+    3. the delivery, if absent;
+    4. its line in the endpoint's list, which says only that the delivery exists.
+
+    A redelivered create (the same creation time: ``emit`` takes the notification's) finds
+    the delivery existing at 3: it puts the list line again (the first create may have
+    stopped before it), and if the delivery has finished meanwhile it removes the PENDING line
+    its step 2 may have put back. A finish that comes after its read removes that line itself
+    (its removal follows its write, which follows the read). A create that loses a race for
+    the id under another creation time (two resends at once) removes the line it put. A
+    create that stops after 2 for good leaves a line with no delivery, which expires with the
+    TTL.
+    """
+    _put(_body_item(delivery))
+    try:
+        table.client().put_item(
+            TableName=table.table_name(), Item=_pending_line(delivery), ConditionExpression=Attr("PK").not_exists()
+        )
+    except ClientError as error:
+        # The line exists: put by this delivery's first create, or by a retry (POST …/retry)
+        # whose line must keep its own version.
+        if table.error_code(error) != "ConditionalCheckFailedException":
+            raise
+    try:
+        table.client().put_item(
+            TableName=table.table_name(), Item=_delivery_item(delivery), ConditionExpression=Attr("PK").not_exists()
+        )
+    except ClientError as error:
+        if table.error_code(error) != "ConditionalCheckFailedException":
+            raise
+        existing = get_delivery(delivery.organization_id, delivery.id)
+        if existing is not None:
+            _put(_list_line(existing))
+            if _pending_key(existing) != _pending_key(delivery):
+                _delete(_pending_key(delivery))  # put at 2 under another creation time: not its line
+            elif not _unfinished(existing.status):
+                clear_pending(existing)
+        raise DeliveryExists from None
+    _put(_list_line(delivery))
 
 
 def save_delivery(previous: Delivery, updated: Delivery) -> None:
-    """Replace the delivery if it is still the version read (else ``StaleDelivery``)."""
-    transactions.write(
-        [
-            transactions.put(
-                _delivery_item(updated),
-                condition=Attr("version").eq(previous.version),
-                on_condition_failed=StaleDelivery,
-            ),
-            *_state_writes(updated, previous),
-        ]
+    """Replace the delivery if it is still the version read (else ``StaleDelivery``), with the
+    lines that follow its status.
+
+    One conditional write of the delivery item in the common case (a claim, a result). Around
+    it, in an order where stopping between two writes leaves only what is harmless: a new due
+    entry before the item (a due entry for a delivery that is not due is skipped by the
+    attempt it queues); the PENDING line in the item's transaction when the delivery becomes
+    unfinished again (a retry); the old due entry and, once finished, the PENDING line after
+    it. A crash before those last deletes fails the attempt's message, whose redelivery finds
+    the delivery finished and removes the line (``clear_pending``).
+    """
+    if updated.status is DeliveryStatus.PENDING and updated.next_attempt_at is not None:
+        _put(
+            {
+                **_due_key(updated, updated.next_attempt_at),
+                "organization_id": updated.organization_id,
+                "delivery_id": updated.id,
+            }
+        )
+    guarded = transactions.put(
+        _delivery_item(updated), condition=Attr("version").eq(previous.version), on_condition_failed=StaleDelivery
     )
+    if _unfinished(updated.status) and not _unfinished(previous.status):
+        transactions.write([guarded, transactions.put(_pending_line(updated))])
+    else:
+        try:
+            table.client().put_item(TableName=table.table_name(), **guarded.params)
+        except ClientError as error:
+            if table.error_code(error) == "ConditionalCheckFailedException":
+                raise StaleDelivery from None
+            raise
+    if previous.next_attempt_at and previous.next_attempt_at != updated.next_attempt_at:
+        _delete(_due_key(previous, previous.next_attempt_at))
+    if _unfinished(previous.status) and not _unfinished(updated.status):
+        clear_pending(updated)
 
 
-def get_delivery(org_id: str, delivery_id: str) -> Delivery | None:
-    got = (
-        table.client()
-        .get_item(TableName=table.table_name(), Key=_delivery_key(org_id, delivery_id), ConsistentRead=True)
-        .get("Item")
-    )
-    return _delivery(got) if got else None
+def clear_pending(finished: Delivery) -> None:
+    """Remove a finished delivery's PENDING line, unless a later retry put it back."""
+    _delete(_pending_key(finished), Attr("version").lt(finished.version))
 
 
-def require_delivery(org_id: str, delivery_id: str) -> Delivery:
-    found = get_delivery(org_id, delivery_id)
+def has_pending_line(delivery: Delivery) -> bool:
+    """Whether the delivery's PENDING line exists (eventually consistent: a leftover is old)."""
+    got = table.client().get_item(TableName=table.table_name(), Key=_pending_key(delivery), ConsistentRead=False)
+    return "Item" in got
+
+
+def get_delivery(org_id: str, delivery_id: str, *, with_body: bool = False) -> Delivery | None:
+    """The delivery; its ``body`` only ``with_body`` (one query reads both items)."""
+    key = _delivery_key(org_id, delivery_id)
+    if not with_body:
+        got = table.client().get_item(TableName=table.table_name(), Key=key, ConsistentRead=True).get("Item")
+        return _delivery(got) if got else None
+    found = {str(i["SK"]): i for i in listing.read_all(key["PK"])}
+    item = found.get(keys.ENTITY_SK)
+    if item is None:
+        return None
+    body = found.get(keys.WEBHOOK_BODY_SK)
+    return _delivery(item, str(body["body"]) if body else None)
+
+
+def require_delivery(org_id: str, delivery_id: str, *, with_body: bool = False) -> Delivery:
+    found = get_delivery(org_id, delivery_id, with_body=with_body)
     if found is None:
         raise NotFound(f"webhook delivery {delivery_id} not found")
     return found
@@ -405,20 +525,29 @@ def _get_deliveries(org_id: str, delivery_ids: list[str]) -> dict[str, Delivery]
 def delivery_page(
     org_id: str, endpoint_id: str, *, limit: int, after: str | None, status: DeliveryStatus | None
 ) -> tuple[list[Delivery], str | None]:
-    partitions = [_endpoint_partition(org_id, endpoint_id, "DELIVERIES", s) for s in range(LIST_SHARDS)]
-    item_filter = Attr("status").eq(status.value) if status else None
-    found, more = listing.read_merged_page(
-        partitions, limit=limit, after=after, descending=True, item_filter=item_filter
-    )
-    deliveries = _get_deliveries(org_id, [str(i["delivery_id"]) for i in found])
-    page = [deliveries[str(i["delivery_id"])] for i in found if str(i["delivery_id"]) in deliveries]
-    return page, (str(found[-1]["SK"]) if found and more else None)
+    """Newest first. The list lines carry no status (they are written once), so the status
+    filter runs on the delivery items, reading further until the page is full."""
+    partitions = [_endpoint_partition(org_id, endpoint_id, "DELIVERIES", s) for s in range(DELIVERY_SHARDS)]
+    page: list[tuple[str, Delivery]] = []
+    position = after
+    while True:
+        lines, more = listing.read_merged_page(partitions, limit=limit + 1, after=position, descending=True)
+        deliveries = _get_deliveries(org_id, [str(i["delivery_id"]) for i in lines])
+        for line in lines:
+            position = str(line["SK"])
+            found = deliveries.get(str(line["delivery_id"]))
+            if found is not None and (status is None or found.status is status):
+                page.append((position, found))
+            if len(page) > limit:
+                return [d for _, d in page[:limit]], page[limit - 1][0]
+        if not more:
+            return [d for _, d in page], None
 
 
 def unfinished(org_id: str, endpoint_id: str) -> list[str]:
     """Sort keys (``<created_at>#<id>``) of the endpoint's PENDING and SENDING deliveries."""
     found: list[str] = []
-    for shard in range(LIST_SHARDS):
+    for shard in range(PENDING_SHARDS):
         found += [str(i["SK"]) for i in listing.read_all(_endpoint_partition(org_id, endpoint_id, "PENDING", shard))]
     return sorted(found)
 
@@ -431,12 +560,13 @@ def existing_deliveries(org_id: str, delivery_ids: list[str]) -> set[str]:
 
 
 def count_outcome(org_id: str, endpoint_id: str, moment: datetime, *, success: bool, shard: int) -> None:
-    """One attempt's outcome in its hour's counters (sharded: a burst to one endpoint spreads)."""
+    """One attempt's outcome in its hour's counter, on one of ``STATS_SHARDS`` partitions (a
+    burst to one endpoint spreads over them: each takes 1/16 of a unit per attempt)."""
     table.client().update_item(
         TableName=table.table_name(),
         Key={
-            "PK": _endpoint_partition(org_id, endpoint_id, "STATS"),
-            "SK": keys.hourly_counter(moment.strftime("%Y-%m-%dT%H"), shard),
+            "PK": _endpoint_partition(org_id, endpoint_id, "STATS", shard),
+            "SK": keys.hour_bucket(moment.strftime("%Y-%m-%dT%H")),
         },
         UpdateExpression="ADD #field :one SET last_attempt_at = :at, expires_at_epoch = :expiry",
         ExpressionAttributeNames={"#field": "success" if success else "fail"},
@@ -450,8 +580,13 @@ def count_outcome(org_id: str, endpoint_id: str, moment: datetime, *, success: b
 
 def outcomes_since(org_id: str, endpoint_id: str, since: datetime) -> tuple[int, int, datetime | None]:
     """(successful, failed attempts, last attempt) over the hour buckets from ``since``'s hour on."""
-    partition = _endpoint_partition(org_id, endpoint_id, "STATS")
-    rows = [i for i in listing.read_all(partition) if str(i["SK"]) >= since.strftime("%Y-%m-%dT%H")]
+    first = keys.hour_bucket(since.strftime("%Y-%m-%dT%H"))
+    rows = [
+        i
+        for shard in range(STATS_SHARDS)
+        for i in listing.read_all(_endpoint_partition(org_id, endpoint_id, "STATS", shard))
+        if str(i["SK"]) >= first
+    ]
     last = max((str(i["last_attempt_at"]) for i in rows if i.get("last_attempt_at")), default=None)
     return (
         sum(int(i.get("success", 0)) for i in rows),

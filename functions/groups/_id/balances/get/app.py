@@ -3,10 +3,8 @@
 from typing import Annotated
 from uuid import UUID
 
-from aws_lambda_powertools.event_handler.openapi.params import Query
-
 from scrip.api.endpoint import HttpEndpoint
-from scrip.api.schemas.common import ListResponse, ResourceId
+from scrip.api.schemas.common import ListResponse, Query, ResourceId
 from scrip.api.schemas.ledger import GroupBalanceRow
 from scrip.domain.amounts import format_amount
 from scrip.domain.pagination import Page

@@ -3,11 +3,10 @@
 from typing import Annotated
 from uuid import UUID
 
-from aws_lambda_powertools.event_handler.openapi.params import Query
-
 from scrip.api.endpoint import HttpEndpoint
-from scrip.api.schemas.common import ListResponse, ResourceId
-from scrip.api.schemas.ledger import ParticipantBalanceRow, balance_body
+from scrip.api.schemas.balances import balance_body
+from scrip.api.schemas.common import ListResponse, Query, ResourceId
+from scrip.api.schemas.ledger import ParticipantBalanceRow
 from scrip.domain.pagination import Page
 from scrip.services import ledger
 

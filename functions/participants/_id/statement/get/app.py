@@ -4,10 +4,8 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from aws_lambda_powertools.event_handler.openapi.params import Query
-
 from scrip.api.endpoint import HttpEndpoint
-from scrip.api.schemas.common import Cursor, Limit, Pagination, ResourceId
+from scrip.api.schemas.common import Cursor, Limit, Pagination, Query, ResourceId
 from scrip.api.schemas.ledger import HistoryRow, OperationBucket, StatementResponse, StatementRow
 from scrip.domain.amounts import format_amount
 from scrip.domain.clock import to_rfc3339

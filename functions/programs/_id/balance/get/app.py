@@ -3,11 +3,10 @@
 from typing import Annotated
 from uuid import UUID
 
-from aws_lambda_powertools.event_handler.openapi.params import Query
-
 from scrip.api.endpoint import HttpEndpoint
-from scrip.api.schemas.common import Cursor, Limit, ListResponse, ResourceId
-from scrip.api.schemas.ledger import ProgramBalanceRow, balance_body
+from scrip.api.schemas.balances import balance_body
+from scrip.api.schemas.common import Cursor, Limit, ListResponse, Query, ResourceId
+from scrip.api.schemas.ledger import ProgramBalanceRow
 from scrip.services import ledger
 
 endpoint = HttpEndpoint()

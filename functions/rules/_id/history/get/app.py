@@ -2,10 +2,8 @@
 
 from typing import Annotated, Literal
 
-from aws_lambda_powertools.event_handler.openapi.params import Query
-
 from scrip.api.endpoint import HttpEndpoint
-from scrip.api.schemas.common import Cursor, ListResponse, ResourceId
+from scrip.api.schemas.common import Cursor, ListResponse, Query, ResourceId
 from scrip.api.schemas.rules import RuleHistoryEntry
 from scrip.services import rules
 

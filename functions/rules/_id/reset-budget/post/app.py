@@ -4,10 +4,8 @@ from decimal import Decimal
 from typing import Annotated
 from uuid import UUID
 
-from aws_lambda_powertools.event_handler.openapi.params import Query
-
 from scrip.api.endpoint import HttpEndpoint
-from scrip.api.schemas.common import ResourceId
+from scrip.api.schemas.common import Query, ResourceId
 from scrip.api.schemas.rules import BudgetResponse
 from scrip.domain.amounts import canonical_decimal
 from scrip.services import rules

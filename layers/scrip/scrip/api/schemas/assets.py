@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import BaseModel, Field, StrictInt, StringConstraints
+from pydantic import Field, StrictInt, StringConstraints
 
-from scrip.api.schemas.common import DecimalString, RequestModel
+from scrip.api.schemas.common import ApiModel, DecimalString, RequestModel
 from scrip.domain.amounts import MAX_SCALE, format_amount
 from scrip.domain.assets import Asset, AssetStatus, InventoryMode, IssuancePolicy
 from scrip.domain.clock import to_rfc3339
@@ -40,7 +40,7 @@ class AssetLink(RequestModel):
     asset_id: UUID
 
 
-class AssetResponse(BaseModel):
+class AssetResponse(ApiModel):
     id: str
     name: str
     symbol: str

@@ -9,7 +9,6 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from pydantic import (
-    BaseModel,
     BeforeValidator,
     Field,
     StringConstraints,
@@ -18,7 +17,7 @@ from pydantic import (
     model_validator,
 )
 
-from scrip.api.schemas.common import RequestModel
+from scrip.api.schemas.common import ApiModel, RequestModel
 from scrip.api.schemas.ledger import JournalEntryResponse
 from scrip.domain.clock import INPUT_TEXT, parse_input, to_rfc3339, to_rfc3339_or_none
 from scrip.domain.errors import ValidationFailed
@@ -143,7 +142,7 @@ class EventBatch(RequestModel):
     ]
 
 
-class IngestedEvent(BaseModel):
+class IngestedEvent(ApiModel):
     id: str
     program_id: str
     participant_id: str | None
@@ -165,21 +164,21 @@ class IngestedEvent(BaseModel):
         )
 
 
-class BatchResult(BaseModel):
+class BatchResult(ApiModel):
     index: int
     status: str = Field(description="accepted or error")
     event: IngestedEvent | None = None
     error: str | None = None
 
 
-class BatchResponse(BaseModel):
+class BatchResponse(ApiModel):
     total: int
     success_count: int
     error_count: int
     results: list[BatchResult]
 
 
-class RuleEvaluationResponse(BaseModel):
+class RuleEvaluationResponse(ApiModel):
     id: str
     rule_id: str
     rule_name: str
@@ -209,7 +208,7 @@ class RuleEvaluationResponse(BaseModel):
         )
 
 
-class EventResponse(BaseModel):
+class EventResponse(ApiModel):
     id: str
     program_id: str
     participant_id: str | None
@@ -272,7 +271,7 @@ class EventDetail(EventResponse):
         return cls(**cls.fields_of(event), rule_evaluations=_evaluations(event, include_skipped))
 
 
-class RetryResponse(BaseModel):
+class RetryResponse(ApiModel):
     event_id: str
     message: str
     previous_error: str | None
@@ -280,7 +279,7 @@ class RetryResponse(BaseModel):
     status: str
 
 
-class BalanceImpact(BaseModel):
+class BalanceImpact(ApiModel):
     entity_type: str
     entity_id: str | None
     asset_symbol: str

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import BaseModel, Field, StringConstraints, model_validator
+from pydantic import Field, StringConstraints, model_validator
 
-from scrip.api.schemas.common import RequestModel
+from scrip.api.schemas.common import ApiModel, RequestModel
 from scrip.domain.clock import to_rfc3339
 from scrip.domain.groups import Group, GroupStatus, MemberRole, MemberStatus, NewMember
 from scrip.services.groups import MemberView
@@ -59,13 +59,13 @@ class RoleChange(RequestModel):
     on_behalf_of_participant_id: UUID | None = None
 
 
-class RoleChangeResponse(BaseModel):
+class RoleChangeResponse(ApiModel):
     message: str
     participant_id: str
     role: MemberRole
 
 
-class GroupResponse(BaseModel):
+class GroupResponse(ApiModel):
     id: str
     name: str
     status: GroupStatus
@@ -87,7 +87,7 @@ class GroupResponse(BaseModel):
         )
 
 
-class MemberResponse(BaseModel):
+class MemberResponse(ApiModel):
     participant_id: str
     external_id: str
     role: MemberRole

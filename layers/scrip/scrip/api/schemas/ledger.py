@@ -6,12 +6,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, model_validator
+from pydantic import ConfigDict, Field, StrictBool, StringConstraints, model_validator
 
-from scrip.api.schemas.common import DecimalString, Pagination, RequestModel
+from scrip.api.schemas.balances import BalanceBody, balance_body
+from scrip.api.schemas.common import ApiModel, DecimalString, Pagination, RequestModel
 from scrip.domain.amounts import format_amount
 from scrip.domain.clock import to_rfc3339
-from scrip.domain.ledger import ActionType, Balance, Bucket, EntityType, JournalEntry
+from scrip.domain.ledger import ActionType, Bucket, EntityType, JournalEntry
 from scrip.storage.ledger import LedgerLine
 
 if TYPE_CHECKING:
@@ -82,7 +83,7 @@ class VoidHoldRequest(RequestModel):
     earned_to: None = Field(default=None, exclude=True)
 
 
-class LotResponse(BaseModel):
+class LotResponse(ApiModel):
     id: str
     asset_id: str
     amount: str
@@ -94,13 +95,7 @@ class LotResponse(BaseModel):
     reference_id: str | None
 
 
-class BalanceBody(BaseModel):
-    available: str
-    held: str
-    deferred: str
-
-
-class AdjustResponse(BaseModel):
+class AdjustResponse(ApiModel):
     type: Literal["CREDIT", "DEBIT"]
     amount: str
     asset_id: str
@@ -125,12 +120,12 @@ class AdjustResponse(BaseModel):
         )
 
 
-class LotProcessed(BaseModel):
+class LotProcessed(ApiModel):
     id: str
     amount: str
 
 
-class BalanceOperationResponse(BaseModel):
+class BalanceOperationResponse(ApiModel):
     operation: ActionType
     amount_processed: str
     asset_id: str
@@ -161,19 +156,19 @@ class BalanceOperationResponse(BaseModel):
         )
 
 
-class ParticipantBalanceRow(BaseModel):
+class ParticipantBalanceRow(ApiModel):
     asset_id: str
     available: str
     held: str
     deferred: str
 
 
-class GroupBalanceRow(BaseModel):
+class GroupBalanceRow(ApiModel):
     asset_id: str
     balance: str
 
 
-class ProgramBalanceRow(BaseModel):
+class ProgramBalanceRow(ApiModel):
     asset_id: str
     available: str
     held: str
@@ -186,7 +181,7 @@ class WalletRequest(RequestModel):
     description: Annotated[str, StringConstraints(max_length=500)] | None = None
 
 
-class WalletResponse(BaseModel):
+class WalletResponse(ApiModel):
     available: str
     journal_entry_id: str | None = Field(description="null for an UNLIMITED asset, where funding is a no-op")
     message: str
@@ -200,15 +195,7 @@ class WalletResponse(BaseModel):
         )
 
 
-def balance_body(balance: Balance, scale: int) -> BalanceBody:
-    return BalanceBody(
-        available=format_amount(balance.available, scale),
-        held=format_amount(balance.held, scale),
-        deferred=format_amount(balance.deferred, scale),
-    )
-
-
-class PostingResponse(BaseModel):
+class PostingResponse(ApiModel):
     id: str
     amount: str
     asset_id: str
@@ -222,7 +209,7 @@ class PostingResponse(BaseModel):
     created_at: str
 
 
-class JournalEntryResponse(BaseModel):
+class JournalEntryResponse(ApiModel):
     id: str
     action_type: ActionType
     description: str | None
@@ -268,7 +255,7 @@ class JournalEntryResponse(BaseModel):
         )
 
 
-class HistoryRow(BaseModel):
+class HistoryRow(ApiModel):
     journal_entry_id: str
     action_type: ActionType
     amount: str
@@ -301,7 +288,7 @@ class StatementRow(HistoryRow):
     running_balance: str
 
 
-class StatementResponse(BaseModel):
+class StatementResponse(ApiModel):
     """`from` and `to` echo the window; balances include all history before it (04 §3.4)."""
 
     model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)

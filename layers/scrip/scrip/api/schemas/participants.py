@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
 
-from scrip.api.schemas.common import RequestModel
-from scrip.api.schemas.ledger import balance_body
+from scrip.api.schemas.balances import balance_body
+from scrip.api.schemas.common import ApiModel, RequestModel
 from scrip.domain.clock import to_rfc3339
 from scrip.domain.participants import EMAIL_PATTERN, Participant, ParticipantStatus
 from scrip.domain.state import counter_text
@@ -67,7 +67,7 @@ class ParticipantStatusChange(RequestModel):
     status: ParticipantStatus
 
 
-class ParticipantSummary(BaseModel):
+class ParticipantSummary(ApiModel):
     id: str
     external_id: str
     status: ParticipantStatus

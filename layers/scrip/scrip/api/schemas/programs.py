@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import Field, StringConstraints
 
-from scrip.api.schemas.common import RequestModel
+from scrip.api.schemas.common import ApiModel, RequestModel
 from scrip.domain.clock import to_rfc3339
 from scrip.domain.programs import OnUnknownParticipant, Program, ProgramStatus, RedemptionTargetType
 
@@ -42,7 +42,7 @@ class ProgramUpdate(RequestModel):
     )
 
 
-class ProgramResponse(BaseModel):
+class ProgramResponse(ApiModel):
     id: str
     name: str
     description: str | None

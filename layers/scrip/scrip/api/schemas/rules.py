@@ -8,9 +8,9 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, Field, StrictBool, StrictInt, StringConstraints
+from pydantic import AfterValidator, Field, StrictBool, StrictInt, StringConstraints
 
-from scrip.api.schemas.common import DecimalString, RequestModel
+from scrip.api.schemas.common import ApiModel, DecimalString, RequestModel
 from scrip.api.schemas.events import MAX_EVENT_DATA_DEPTH, _storable
 from scrip.domain.amounts import canonical_decimal
 from scrip.domain.cel import MAX_EXPRESSION_LENGTH
@@ -40,7 +40,7 @@ class ConditionCheck(RequestModel):
     condition: Annotated[str, StringConstraints(min_length=1)]  # too long: 200 with valid false
 
 
-class ConditionCheckResult(BaseModel):
+class ConditionCheckResult(ApiModel):
     valid: bool
     message: str
     note: str | None = Field(default=None, description="Only on success")
@@ -152,7 +152,7 @@ class RuleUpdate(RequestModel):
     status: RuleStatus = None  # type: ignore[assignment]
 
 
-class BudgetResponse(BaseModel):
+class BudgetResponse(ApiModel):
     asset_id: str
     limit: str
     schedule_type: str | None
@@ -162,7 +162,7 @@ class BudgetResponse(BaseModel):
     next_reset_at: str | None
 
 
-class RuleResponse(BaseModel):
+class RuleResponse(ApiModel):
     id: str
     program_id: str
     name: str
@@ -211,7 +211,7 @@ class RuleResponse(BaseModel):
         )
 
 
-class RuleHistoryEntry(BaseModel):
+class RuleHistoryEntry(ApiModel):
     id: str
     rule_id: str
     program_id: str

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import Field, StringConstraints
 
-from scrip.api.schemas.common import RequestModel, SignedDecimalString
+from scrip.api.schemas.common import ApiModel, RequestModel, SignedDecimalString
 from scrip.domain.clock import to_rfc3339
 from scrip.domain.state import Counter, Operation, StateChange, StateType, counter_text
 
@@ -14,7 +14,7 @@ Tag = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 AttributeValue = Annotated[str, StringConstraints(min_length=1, max_length=4096)]
 
 
-class TagItem(BaseModel):
+class TagItem(ApiModel):
     tag: str
 
 
@@ -22,7 +22,7 @@ class TagsReplace(RequestModel):
     tags: list[Tag] = Field(description="The complete new tag set (lower-cased); [] clears all")
 
 
-class TagsResponse(BaseModel):
+class TagsResponse(ApiModel):
     tags: list[str]
 
 
@@ -35,7 +35,7 @@ class CounterSet(RequestModel):
     )
 
 
-class CounterResponse(BaseModel):
+class CounterResponse(ApiModel):
     key: str
     value: str
     reset_after: str | None = None
@@ -52,7 +52,7 @@ class CounterResponse(BaseModel):
         )
 
 
-class AttributeItem(BaseModel):
+class AttributeItem(ApiModel):
     key: str
     value: str
 
@@ -61,7 +61,7 @@ class AttributesMerge(RequestModel):
     attributes: dict[str, AttributeValue]
 
 
-class AttributesResponse(BaseModel):
+class AttributesResponse(ApiModel):
     attributes: dict[str, str]
 
 
@@ -69,7 +69,7 @@ class AttributeSet(RequestModel):
     value: AttributeValue
 
 
-class StateChangeResponse(BaseModel):
+class StateChangeResponse(ApiModel):
     id: str
     state_type: StateType
     key: str

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import Field, StringConstraints
 
-from scrip.api.schemas.common import RequestModel
+from scrip.api.schemas.common import ApiModel, RequestModel
 from scrip.domain.clock import to_rfc3339, to_rfc3339_or_none
 from scrip.domain.webhooks import Delivery, DeliveryStatus, Endpoint, EndpointStatus, WebhookType
 
@@ -37,7 +37,7 @@ class EndpointUpdate(RequestModel):
     status: Literal["ACTIVE", "DISABLED"] | None = None
 
 
-class EndpointResponse(BaseModel):
+class EndpointResponse(ApiModel):
     id: str
     url: str
     description: str | None
@@ -73,7 +73,7 @@ class EndpointWithSecret(EndpointResponse):
         return cls(**cls.fields_of(endpoint), secret=secret)
 
 
-class DeliveryResponse(BaseModel):
+class DeliveryResponse(ApiModel):
     id: str
     webhook_endpoint_id: str
     webhook_event_id: str
@@ -128,7 +128,7 @@ class DeliveryDetail(DeliveryResponse):
         )
 
 
-class StatsRow(BaseModel):
+class StatsRow(ApiModel):
     endpoint_id: str
     url: str
     status: EndpointStatus
@@ -145,7 +145,7 @@ class StatsRow(BaseModel):
     blocked_until: str | None
 
 
-class StatsResponse(BaseModel):
+class StatsResponse(ApiModel):
     data: list[StatsRow]
 
 

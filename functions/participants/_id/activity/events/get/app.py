@@ -4,10 +4,8 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from aws_lambda_powertools.event_handler.openapi.params import Query
-
 from scrip.api.endpoint import HttpEndpoint
-from scrip.api.schemas.common import Cursor, Limit, ListResponse, ResourceId
+from scrip.api.schemas.common import Cursor, Limit, ListResponse, Query, ResourceId
 from scrip.api.schemas.events import EventResponse
 from scrip.domain.events import EventStatus
 from scrip.services import events
