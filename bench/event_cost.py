@@ -120,12 +120,12 @@ def _figures(meter: DynamoMeter) -> dict[str, Any]:
         kind_units[kind_of(partition, "")] += units
         kind_partitions[kind_of(partition, "")] += 1
     # A participant's own partitions bound that participant's rate, not the organization's:
-    # they are reported apart (per participant, at this run's events per participant).
+    # they are reported apart, as the rate of events one participant can receive.
     shared = [k for k in kind_units if not _OWNER.search(k)]
     ceiling_kind = max(shared, key=lambda k: kind_units[k] / kind_partitions[k])
     ceiling_units = kind_units[ceiling_kind] / kind_partitions[ceiling_kind] / EVENTS
     owner_kind = max((k for k in kind_units if _OWNER.search(k)), key=lambda k: kind_units[k])
-    owner_units_per_event = kind_units[owner_kind] / EVENTS * PARTICIPANTS
+    owner_units_per_event = kind_units[owner_kind] / EVENTS  # each participant: its share of units and events
     processor_calls = len(meter.select(PROCESSOR))
     operations = Counter(c.operation for c in meter.select(PROCESSOR))
     total_wu, total_ru = meter.write_units(), meter.read_units()

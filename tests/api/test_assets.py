@@ -282,3 +282,102 @@ def test_program_assets_include_archived_assets(api: Api) -> None:
     api.patch(f"/v1/assets/{asset['id']}", json={"status": "ARCHIVED"})
     listed = api.get(f"/v1/programs/{program['id']}/assets").json()["data"]
     assert [(a["id"], a["status"]) for a in listed] == [(asset["id"], "ARCHIVED")]
+
+
+def _unlink(api: Api, program_id: str, asset_id: str) -> Any:
+    return api.delete(f"/v1/programs/{program_id}/assets/{asset_id}")
+
+
+def _two_programs(api: Api) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """An asset created in ``first`` and linked to ``second``."""
+    first, second = api.create_program(name="First"), api.create_program(name="Second")
+    asset = api.create_asset(first["id"], name="Points", symbol=f"P{uuid.uuid4().hex[:6]}")
+    assert api.post(f"/v1/programs/{second['id']}/assets", json={"asset_id": asset["id"]}).status_code == 200
+    return first, second, asset
+
+
+def _conflict_reason(response: Any) -> str:
+    assert response.status_code == 409, response.text
+    assert response.json()["code"] == "conflict"
+    return str(response.json()["details"]["reason"])
+
+
+def test_unlink_an_unused_link(api: Api) -> None:
+    first, second, asset = _two_programs(api)
+    response = _unlink(api, second["id"], asset["id"])
+    assert response.status_code == 204 and response.content == b""
+    assert api.get(f"/v1/assets/{asset['id']}").json()["program_ids"] == [first["id"]]
+    assert api.get(f"/v1/programs/{second['id']}/assets").json()["data"] == []
+    assert api.get(f"/v1/assets?program_id={second['id']}").json()["data"] == []
+    assert [a["id"] for a in api.get(f"/v1/assets?program_id={first['id']}").json()["data"]] == [asset["id"]]
+    # the link entry went with program_ids: linking again is a fresh link, unlinking again is 404
+    assert _unlink(api, second["id"], asset["id"]).status_code == 404
+    relinked = api.post(f"/v1/programs/{second['id']}/assets", json={"asset_id": asset["id"]})
+    assert relinked.status_code == 200 and relinked.json()["program_ids"] == [first["id"], second["id"]]
+    # any link may go, the creation program's too
+    assert _unlink(api, first["id"], asset["id"]).status_code == 204
+    assert api.get(f"/v1/assets/{asset['id']}").json()["program_ids"] == [second["id"]]
+
+
+def test_unlink_errors(api: Api, other_api: Api) -> None:
+    first, second, asset = _two_programs(api)
+    stranger = api.create_program(name="Stranger")
+    for program_id, asset_id in [
+        (str(uuid.uuid4()), asset["id"]),
+        (second["id"], str(uuid.uuid4())),
+        (stranger["id"], asset["id"]),  # not linked
+    ]:
+        missing = _unlink(api, program_id, asset_id)
+        assert missing.status_code == 404 and missing.json()["code"] == "not_found"
+    assert _unlink(other_api, second["id"], asset["id"]).status_code == 404
+    for path in (f"/v1/programs/nope/assets/{asset['id']}", f"/v1/programs/{second['id']}/assets/nope"):
+        assert api.delete(path).status_code == 400
+    assert api.get(f"/v1/assets/{asset['id']}").json()["program_ids"] == [first["id"], second["id"]]
+
+
+def test_the_last_link_of_an_asset_stays(api: Api) -> None:
+    program = api.create_program()
+    asset = api.create_asset(program["id"])
+    assert _conflict_reason(_unlink(api, program["id"], asset["id"])) == "last_program"
+    assert api.get(f"/v1/assets/{asset['id']}").json()["program_ids"] == [program["id"]]
+
+
+def test_a_link_with_ledger_entries_is_permanent(api: Api) -> None:
+    first, second, asset = _two_programs(api)
+    member = api.post("/v1/participants", json={"external_id": f"u-{uuid.uuid4().hex[:8]}"}).json()["id"]
+    body = {"program_id": second["id"], "asset_id": asset["id"], "type": "CREDIT", "amount": "5", "description": "s"}
+    assert api.post(f"/v1/participants/{member}/balances/adjust", json=body).status_code == 200
+    assert _conflict_reason(_unlink(api, second["id"], asset["id"])) == "ledger_entries_exist"
+    assert api.get(f"/v1/assets/{asset['id']}").json()["program_ids"] == [first["id"], second["id"]]
+    # entries through another program do not hold this link; the balance stays the participant's
+    third = api.create_program(name="Third")
+    assert api.post(f"/v1/programs/{third['id']}/assets", json={"asset_id": asset["id"]}).status_code == 200
+    assert _unlink(api, third["id"], asset["id"]).status_code == 204
+    balances = api.get(f"/v1/participants/{member}/balances?asset_id={asset['id']}").json()["data"]
+    assert balances[0]["available"] == "5"
+
+
+@pytest.mark.parametrize("use", ["action", "budget"])
+def test_a_link_named_by_a_live_rule_stays_until_the_rule_is_archived(api: Api, use: str) -> None:
+    _, second, asset = _two_programs(api)
+    other = api.create_asset(second["id"], name="Other", symbol=f"O{uuid.uuid4().hex[:6]}")
+    credited = asset if use == "action" else other
+    body: dict[str, Any] = {
+        "program_id": second["id"],
+        "name": "uses the asset",
+        "condition": "true",
+        "actions": [{"type": "CREDIT", "asset_id": credited["id"], "amount": "1"}],
+    }
+    if use == "budget":
+        body["budgets"] = [{"asset_id": asset["id"], "limit": "10"}]
+    created = api.post("/v1/rules", json=body)
+    assert created.status_code == 201, created.text
+    rule_id = created.json()["id"]
+
+    refused = _unlink(api, second["id"], asset["id"])
+    assert _conflict_reason(refused) == "rules_reference_asset"
+    assert refused.json()["details"]["rule_ids"] == [rule_id]
+    assert api.patch(f"/v1/rules/{rule_id}", json={"status": "SUSPENDED"}).status_code == 200
+    assert _unlink(api, second["id"], asset["id"]).status_code == 409  # a suspended rule may come back
+    assert api.patch(f"/v1/rules/{rule_id}", json={"status": "ARCHIVED"}).status_code == 200
+    assert _unlink(api, second["id"], asset["id"]).status_code == 204

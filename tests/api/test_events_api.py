@@ -984,3 +984,58 @@ def test_a_participants_events_page_and_stay_in_the_organization(api: Api, other
             break
     assert seen == list(reversed(sent))
     assert other_api.get(f"/v1/participants/{alice}/activity/events").status_code == 404
+
+
+def _by_key(api: Api, program_id: str, key: str, **query: Any) -> Any:
+    return api.get("/v1/events/by-key", params={"program_id": program_id, "idempotency_key": key, **query})
+
+
+def test_by_key_answers_the_event_of_a_programs_key(api: Api, stack: LocalStack) -> None:
+    program, other_program = api.create_program(), api.create_program()
+    rule(api, program["id"], "event.type == 'purchase'", [{"type": "TAG", "tag": "seen"}], name="matches")
+    broken = rule(api, program["id"], "int(event.code) > 1", [{"type": "TAG", "tag": "x"}], name="errors")
+    key = "order 9001/paid?&#%"  # any characters: the key travels url-encoded
+    accepted = send(api, program["id"], {"type": "purchase", "code": "abc"}, key=key)
+    elsewhere = send(api, other_program["id"], {"type": "purchase"}, key=key)
+    processed(api, stack, accepted["id"])
+
+    # the literal route wins over /v1/events/{id}, and renders exactly what the id route renders
+    for query in ({}, {"include_skipped": "true"}):
+        found = _by_key(api, program["id"], key, **query)
+        assert found.status_code == 200, found.text
+        assert found.json() == api.get(f"/v1/events/{accepted['id']}", params=query).json()
+    hidden = _by_key(api, program["id"], key).json()["rule_evaluations"]
+    shown = _by_key(api, program["id"], key, include_skipped="true").json()["rule_evaluations"]
+    assert broken["id"] not in [e["rule_id"] for e in hidden]
+    assert broken["id"] in [e["rule_id"] for e in shown]
+    # keys are scoped to their program
+    assert _by_key(api, other_program["id"], key).json()["id"] == elsewhere["id"] != accepted["id"]
+
+
+def test_by_key_is_404_for_an_unused_key_or_another_organizations_event(api: Api, other_api: Api) -> None:
+    program = api.create_program()
+    send(api, program["id"], {}, key="mine")
+    for response in (
+        _by_key(api, program["id"], "never-sent"),
+        _by_key(api, program["id"], "MINE"),  # compared exactly
+        _by_key(api, str(uuid.uuid4()), "mine"),
+        _by_key(other_api, program["id"], "mine"),
+    ):
+        assert response.status_code == 404, response.text
+        assert response.json()["code"] == "not_found"
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "idempotency_key=k",
+        "program_id=not-a-uuid&idempotency_key=k",
+        # Fixed ids: pytest-xdist's workers must collect the same parameters.
+        "program_id=4f1c2a9e-0b7d-4c3e-9a51-6d2f8e0b1a37",
+        "program_id=4f1c2a9e-0b7d-4c3e-9a51-6d2f8e0b1a37&idempotency_key=",
+        f"program_id=4f1c2a9e-0b7d-4c3e-9a51-6d2f8e0b1a37&idempotency_key={'k' * 256}",
+        "program_id=4f1c2a9e-0b7d-4c3e-9a51-6d2f8e0b1a37&idempotency_key=k&include_skipped=maybe",
+    ],
+)
+def test_by_key_refuses_bad_parameters(api: Api, query: str) -> None:
+    assert_validation_error(api.get(f"/v1/events/by-key?{query}"))

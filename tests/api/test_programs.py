@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
+import requests
 
 from tests.conftest import Api
 
@@ -248,3 +249,46 @@ def test_list_programs_rejects_bad_parameters(api: Api, query: str) -> None:
     response = api.get(f"/v1/programs?{query}")
     assert response.status_code == 400, response.text
     assert response.json()["code"] == "validation_error"
+
+
+def _target(api: Api, program_id: str, entity_id: str) -> requests.Response:
+    return api.patch(
+        f"/v1/programs/{program_id}",
+        json={"redemption_target_type": "LEDGER_ENTITY", "redemption_target_entity_id": entity_id},
+    )
+
+
+def test_redemption_target_names_an_existing_participant_or_group(api: Api) -> None:
+    program = api.create_program()
+    participant = api.post("/v1/participants", json={"external_id": f"t-{uuid.uuid4().hex[:10]}"}).json()["id"]
+    group = api.post(
+        "/v1/groups", json={"name": "Till", "members": [{"participant_id": participant, "role": "ADMIN"}]}
+    ).json()["id"]
+    path = f"/v1/programs/{program['id']}"
+
+    for entity_id in (participant, group):
+        response = _target(api, program["id"], entity_id)
+        assert response.status_code == 200, response.text
+        assert response.json()["redemption_target_type"] == "LEDGER_ENTITY"
+        assert response.json()["redemption_target_entity_id"] == entity_id
+        assert api.get(path).json() == response.json()
+        listed = api.get("/v1/programs").json()["data"]
+        assert [p["redemption_target_entity_id"] for p in listed if p["id"] == program["id"]] == [entity_id]
+
+    # switching back to a system target clears the entity, which is then not rendered (05 §2.1)
+    cleared = api.patch(path, json={"redemption_target_type": "SYSTEM_REDEMPTION"}).json()
+    assert cleared["redemption_target_type"] == "SYSTEM_REDEMPTION"
+    assert "redemption_target_entity_id" not in cleared
+    assert "redemption_target_entity_id" not in api.get(path).json()
+    listed = api.get("/v1/programs").json()["data"]
+    assert [p for p in listed if p["id"] == program["id"]] == [cleared]
+
+
+def test_redemption_target_of_another_organization_or_malformed_is_refused(api: Api, other_api: Api) -> None:
+    program = api.create_program()
+    theirs = other_api.post("/v1/participants", json={"external_id": "their-member"}).json()["id"]
+    unknown = _target(api, program["id"], theirs)
+    assert unknown.status_code == 404 and unknown.json()["code"] == "not_found"
+    bad = _target(api, program["id"], "not-a-uuid")
+    assert bad.status_code == 400 and bad.json()["details"]["field"] == "redemption_target_entity_id"
+    assert api.get(f"/v1/programs/{program['id']}").json() == program

@@ -4,7 +4,8 @@
 * a BROADCAST request fans out into one SYSTEM event per enrolled participant;
 * a committed journal entry, an event that finished, a new participant become webhook
   notifications, with one delivery per subscribed endpoint;
-* a PENDING webhook delivery that is due is queued for sending.
+* a PENDING webhook delivery that is due is queued for sending;
+* a PENDING staged transfer gets the recipient legs it still owes.
 
 One consumer for all of them keeps the table's stream at two readers (this one and
 LedgerTotalsFunction), as DynamoDB Streams recommends. Every step is idempotent, so a
@@ -42,6 +43,13 @@ def record_handler(record: ItemChangeRecord) -> None:
         return
     if entity == "WEBHOOK_DELIVERY":
         _pending_deliveries.append(image)
+        return
+    if entity == "TRANSFER_PROGRESS":
+        # A staged transfer left PENDING (its request crashed or lost a race): apply the legs it
+        # still owes. Imported here: most batches never carry one.
+        from scrip.services import transfers
+
+        transfers.finish(str(image["organization_id"]), str(image["journal_entry_id"]))
         return
     if entity == "EVENT":
         _pending_events.append(image)

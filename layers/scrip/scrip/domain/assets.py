@@ -10,7 +10,7 @@ from enum import StrEnum
 from typing import Any
 
 from scrip.domain.amounts import check_scale, require_positive
-from scrip.domain.errors import AssetArchived, ValidationFailed
+from scrip.domain.errors import AssetArchived, Conflict, ValidationFailed
 
 SYMBOL_PATTERN = re.compile(r"^[A-Za-z0-9]{1,16}$")
 
@@ -131,3 +131,18 @@ def apply_update(asset: Asset, changes: dict[str, Any], now: datetime) -> Asset:
 
 def with_program_linked(asset: Asset, program_id: str, now: datetime) -> Asset:
     return replace(asset, program_ids=(*asset.program_ids, program_id), updated_at=now)
+
+
+def with_program_unlinked(asset: Asset, program_id: str, now: datetime) -> Asset:
+    """``asset`` without its link to ``program_id`` (01 §6.9.7), which it must have.
+
+    [inferred] The last link stays: an asset is created in a program and is usable only
+    through one, so an asset linked nowhere could never be credited or redeemed again. To move
+    an asset, link the new program first; to retire it, archive it.
+    """
+    if asset.program_ids == (program_id,):
+        raise Conflict(
+            f"program {program_id} is the only program of asset {asset.id}; link another program first",
+            details={"reason": "last_program"},
+        )
+    return replace(asset, program_ids=tuple(p for p in asset.program_ids if p != program_id), updated_at=now)

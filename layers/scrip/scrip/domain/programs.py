@@ -8,6 +8,14 @@ from enum import StrEnum
 from typing import Any
 
 from scrip.domain.errors import ProgramNotActive, ValidationFailed
+from scrip.domain.ledger import (
+    Account,
+    EntityType,
+    SystemAccount,
+    group_account,
+    participant_account,
+    system_account,
+)
 
 
 class ProgramStatus(StrEnum):
@@ -42,10 +50,27 @@ class Program:
     updated_at: datetime
     deleted_at: datetime | None
     version: int = 1
+    # Whether a LEDGER_ENTITY target names a participant or a group (decision 17): resolved
+    # once when the target is set, so a redemption needs no lookup to post to it. Not rendered.
+    redemption_target_entity_type: EntityType | None = None
 
     def require_active(self) -> None:
         if self.status is not ProgramStatus.ACTIVE:
             raise ProgramNotActive(self.id, self.status.value)
+
+    def redemption_target_account(self) -> Account:
+        """The account a redemption through this program credits (05 §2.1, §2.4).
+
+        A group target is credited in this program's balance of the group (02 §3.6.10).
+        """
+        if self.redemption_target_type is RedemptionTargetType.SYSTEM_BREAKAGE:
+            return system_account(SystemAccount.SYSTEM_BREAKAGE)
+        if self.redemption_target_type is RedemptionTargetType.LEDGER_ENTITY:
+            assert self.redemption_target_entity_id is not None
+            if self.redemption_target_entity_type is EntityType.GROUP:
+                return group_account(self.redemption_target_entity_id, self.id)
+            return participant_account(self.redemption_target_entity_id)
+        return system_account(SystemAccount.SYSTEM_REDEMPTION)
 
 
 def new_program(
@@ -74,11 +99,14 @@ def new_program(
     )
 
 
-def apply_update(program: Program, changes: dict[str, Any], now: datetime) -> Program:
+def apply_update(
+    program: Program, changes: dict[str, Any], now: datetime, *, target_entity_type: EntityType | None = None
+) -> Program:
     """Merge a PATCH body (only the fields present) into ``program``.
 
     Every status may move to every other (§6.3); archiving stamps ``deleted_at`` and leaving
-    ``ARCHIVED`` clears it. The redemption target rules of §6.5 are checked on the body as sent.
+    ``ARCHIVED`` clears it. The redemption target rules of §6.5 are checked on the body as sent;
+    ``target_entity_type`` is what the caller found ``redemption_target_entity_id`` to name.
     """
     updated = program
     for field in ("name", "description", "on_unknown_participant"):
@@ -102,7 +130,8 @@ def apply_update(program: Program, changes: dict[str, Any], now: datetime) -> Pr
                     field="redemption_target_entity_id",
                     reason="required",
                 )
-            entity_id = changes["redemption_target_entity_id"]
+            entity_id: str | None = str(changes["redemption_target_entity_id"])
+            entity_type: EntityType | None = target_entity_type
         else:
             if entity_sent:
                 raise ValidationFailed(
@@ -110,8 +139,13 @@ def apply_update(program: Program, changes: dict[str, Any], now: datetime) -> Pr
                     field="redemption_target_entity_id",
                     reason="not_allowed",
                 )
-            entity_id = None
-        updated = replace(updated, redemption_target_type=target, redemption_target_entity_id=entity_id)
+            entity_id, entity_type = None, None
+        updated = replace(
+            updated,
+            redemption_target_type=target,
+            redemption_target_entity_id=entity_id,
+            redemption_target_entity_type=entity_type,
+        )
     elif entity_sent:
         raise ValidationFailed(
             "redemption_target_entity_id may only be sent with redemption_target_type LEDGER_ENTITY",

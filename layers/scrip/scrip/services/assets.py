@@ -9,11 +9,16 @@ from typing import Any
 from scrip.domain import assets as asset_rules
 from scrip.domain import clock, ids
 from scrip.domain.assets import Asset, AssetStatus, InventoryMode, IssuancePolicy
+from scrip.domain.errors import Conflict, NotFound
+from scrip.domain.ledger import JournalFilters
 from scrip.domain.organizations import Caller
 from scrip.domain.pagination import Page, decode_cursor, encode_cursor, scope_signature
+from scrip.domain.rules import RuleStatus
 from scrip.services.common import retry_on_stale
 from scrip.storage import assets as asset_store
+from scrip.storage import ledger as ledger_store
 from scrip.storage import programs as program_store
+from scrip.storage import rules as rule_store
 
 
 def create_asset(
@@ -72,6 +77,61 @@ def link_asset(caller: Caller, program_id: str, asset_id: str) -> Asset:
         return updated
 
     return retry_on_stale(attempt, asset_store.StaleAsset)
+
+
+def unlink_asset(caller: Caller, program_id: str, asset_id: str) -> None:
+    """Remove an asset's link to a program (01 §6.7, §6.9.7), refused with ``409 conflict``
+    once the link is in use.
+
+    In use means: ledger entries of the asset in the program exist (balances, lots, the
+    wallet and group balances of the program all come from entries, so none of them exists
+    either), or a rule of the program that is not archived names the asset in an action or a
+    budget (it would fail every event it matches), or it is the asset's last program.
+
+    The checks read before the unlink commits; a credit or a rule written through the program
+    in that instant (each checks the link when it starts) is not seen. Unlinking is an
+    administrator's rare operation on a link that has never been used, so this window is
+    accepted rather than making every posting check the link inside its transaction.
+    """
+    org = caller.organization_id
+    program_store.require(org, program_id)
+    asset = asset_store.require(org, asset_id)
+    if program_id not in asset.program_ids:
+        raise NotFound(f"asset {asset_id} is not linked to program {program_id}")
+    asset_rules.with_program_unlinked(asset, program_id, clock.now())  # the last link stays
+    _refuse_while_in_use(org, program_id, asset_id)
+
+    def attempt() -> None:
+        current = asset_store.require(org, asset_id)
+        if program_id not in current.program_ids:
+            raise NotFound(f"asset {asset_id} is not linked to program {program_id}")
+        updated = asset_rules.with_program_unlinked(current, program_id, clock.now())
+        asset_store.unlink(current, replace(updated, version=current.version + 1), program_id)
+
+    retry_on_stale(attempt, asset_store.StaleAsset)
+
+
+def _refuse_while_in_use(org: str, program_id: str, asset_id: str) -> None:
+    referencing = [
+        rule.id
+        for rule in rule_store.program_rules(org, program_id)
+        if rule.status is not RuleStatus.ARCHIVED
+        and any(str(part.get("asset_id")) == asset_id for part in [*rule.actions, *rule.budgets])
+    ]
+    if referencing:
+        raise Conflict(
+            f"rules of program {program_id} use asset {asset_id}; archive them or change their actions first",
+            details={"reason": "rules_reference_asset", "rule_ids": referencing},
+        )
+    # One entry is enough: each journal list shard is read until it yields a match or ends.
+    entries, _ = ledger_store.journal_page(
+        org, JournalFilters(program_id=program_id, asset_id=asset_id), limit=1, after=None
+    )
+    if entries:
+        raise Conflict(
+            f"ledger entries exist for asset {asset_id} in program {program_id}: the link is permanent",
+            details={"reason": "ledger_entries_exist"},
+        )
 
 
 def list_assets(

@@ -12,8 +12,9 @@ from decimal import Decimal
 from typing import Any
 
 from scrip.domain import clock
-from scrip.domain.errors import ApiError, Conflict, IdempotencyConflict
+from scrip.domain.errors import ApiError, Conflict, IdempotencyConflict, NotFound
 from scrip.domain.events import Event, EventStatus, EventType, Submission, new_event
+from scrip.domain.events import event_id as keyed_event_id
 from scrip.domain.ledger import JournalEntry
 from scrip.domain.organizations import Caller
 from scrip.domain.pagination import Page, decode_cursor, encode_cursor, scope_signature
@@ -88,6 +89,16 @@ def ingest_batch(caller: Caller, items: list[Submission | ApiError]) -> list[Bat
 
 def get_event(caller: Caller, event_id: str) -> Event:
     return event_store.require(caller.organization_id, event_id)
+
+
+def get_event_by_key(caller: Caller, program_id: str, idempotency_key: str) -> Event:
+    """The event a (program, key) names (decision 15): its id is derived from the two, so this
+    is the same single read as by id, and a key never used (or used in another organization)
+    is ``404``."""
+    event = event_store.get(caller.organization_id, keyed_event_id(program_id, idempotency_key))
+    if event is None:
+        raise NotFound(f"no event with idempotency_key {idempotency_key!r} in program {program_id}")
+    return event
 
 
 def list_events(

@@ -8,10 +8,13 @@ from typing import Any
 from scrip.domain import clock, ids
 from scrip.domain import programs as program_rules
 from scrip.domain.errors import NotFound
+from scrip.domain.ledger import EntityType
 from scrip.domain.organizations import Caller
 from scrip.domain.pagination import Page, decode_cursor, encode_cursor, scope_signature
 from scrip.domain.programs import OnUnknownParticipant, Program, ProgramStatus
 from scrip.services.common import retry_on_stale
+from scrip.storage import groups as group_store
+from scrip.storage import participants as participant_store
 from scrip.storage import programs as program_store
 
 
@@ -41,12 +44,13 @@ def get_program(caller: Caller, program_id: str) -> Program:
 
 
 def update_program(caller: Caller, program_id: str, changes: dict[str, Any]) -> Program:
+    target_entity_type = None
     if changes.get("redemption_target_type") == program_rules.RedemptionTargetType.LEDGER_ENTITY:
-        _require_ledger_entity(caller, changes.get("redemption_target_entity_id"))
+        target_entity_type = _require_ledger_entity(caller, changes.get("redemption_target_entity_id"))
 
     def attempt() -> Program:
         current = program_store.require(caller.organization_id, program_id)
-        updated = program_rules.apply_update(current, changes, clock.now())
+        updated = program_rules.apply_update(current, changes, clock.now(), target_entity_type=target_entity_type)
         if updated is current:
             return current
         updated = replace(updated, version=current.version + 1)
@@ -56,15 +60,21 @@ def update_program(caller: Caller, program_id: str, changes: dict[str, Any]) -> 
     return retry_on_stale(attempt, program_store.StaleProgram)
 
 
-def _require_ledger_entity(caller: Caller, entity_id: str | None) -> None:
-    """A redemption target must be an existing participant or group (decision 17).
+def _require_ledger_entity(caller: Caller, entity_id: object) -> EntityType | None:
+    """What a redemption target names: an existing participant or group of the organization
+    (decision 17), whatever its status; anything else is ``404 not_found`` (01 §6.5).
 
-    Participants and groups arrive with their own issue; until then no entity exists, and a
-    target naming one is ``404`` as the spec asks for an unknown entity.
+    Checked when the target is set only: participants and groups are never deleted (closed or
+    archived at most), so the id keeps naming its holder for later redemptions.
     """
     if entity_id is None:
-        return  # the domain rule reports the missing id as a validation error
-    raise NotFound(f"ledger entity {entity_id} not found")
+        return None  # the domain rule reports the missing id as a validation error
+    org = caller.organization_id
+    if participant_store.get(org, str(entity_id)) is not None:
+        return EntityType.PARTICIPANT
+    if group_store.get(org, str(entity_id)) is not None:
+        return EntityType.GROUP
+    raise NotFound(f"no participant or group {entity_id}", details={"field": "redemption_target_entity_id"})
 
 
 def list_programs(

@@ -33,6 +33,7 @@ from scrip.storage import items as item_values
 from scrip.storage import keys as item_keys
 from scrip.storage import ledger as ledger_store
 from scrip.storage import participants as participant_store
+from scrip.storage import redemptions as redemption_store
 from scrip.storage import webhooks as webhook_store
 
 _OWNER_TYPES = (EntityType.PARTICIPANT, EntityType.GROUP)
@@ -42,6 +43,7 @@ _BALANCE_TYPES = {
     ActionType.DEBIT: WebhookType.BALANCE_DEBITED,
     ActionType.FORFEIT: WebhookType.BALANCE_DEBITED,
     ActionType.VOID_HOLD: WebhookType.BALANCE_DEBITED,
+    ActionType.REDEMPTION: WebhookType.BALANCE_DEBITED,  # the redeemer's debit (05 §2.4)
     ActionType.HOLD: WebhookType.BALANCE_HELD,
     ActionType.RELEASE: WebhookType.BALANCE_RELEASED,
     ActionType.EXPIRATION: WebhookType.BALANCE_EXPIRED,
@@ -93,6 +95,8 @@ def _entry_notifications(entry: JournalEntry, wanted: Wanted) -> list[tuple[str,
             return []
         data = {**common, "asset_id": wallet.asset_id, "amount": _amount(abs(wallet.amount), entry.scale)}
         return [(entry.id, program_kind.value, data)]
+    if entry.action_type is ActionType.TRANSFER:
+        return _transfer_notifications(entry, common, wanted)
     kind = _BALANCE_TYPES.get(entry.action_type)
     if kind is None or not wanted(kind):
         return []
@@ -118,6 +122,48 @@ def _entry_notifications(entry: JournalEntry, wanted: Wanted) -> list[tuple[str,
         participant = participant_store.get(entry.organization_id, first.account.owner_id)
         data["external_id"] = participant.external_id if participant else None
     return [(entry.id, kind.value, data)]
+
+
+def _transfer_notifications(
+    entry: JournalEntry, common: dict[str, Any], wanted: Wanted
+) -> list[tuple[str, str, dict[str, Any]]]:
+    """``transfer.completed`` (05 §3.1: the response body plus ``program_id``, ``description`` and
+    ``recipients``), ``balance.debited`` for the source and ``balance.credited`` for each recipient
+    leg, all from the committed entry: its first posting is the source's debit, the others the
+    recipients' credits in request order. Each balance notification's source is its posting, so
+    a recipient listed twice is notified of each leg."""
+    source, *received = entry.postings
+    found: list[tuple[str, str, dict[str, Any]]] = []
+    if wanted(WebhookType.TRANSFER_COMPLETED):
+        data = {
+            **common,
+            "asset_id": source.asset_id,
+            "source_id": source.account.owner_id,
+            "recipient_count": len(received),
+            "total_amount": _amount(-source.amount, entry.scale),
+            "recipients": [{**_owner(p), "amount": _amount(p.amount, entry.scale)} for p in received],
+        }
+        found.append((entry.id, WebhookType.TRANSFER_COMPLETED.value, data))
+    for posting, kind in [
+        (source, WebhookType.BALANCE_DEBITED),
+        *((p, WebhookType.BALANCE_CREDITED) for p in received),
+    ]:
+        if not wanted(kind):
+            continue
+        data = {
+            **_owner(posting),
+            **common,
+            "asset_id": posting.asset_id,
+            "amount": _amount(abs(posting.amount), entry.scale),
+            "bucket": posting.bucket.value,
+            "event_id": None,
+            "rule_id": None,
+        }
+        if posting.account.entity_type is EntityType.PARTICIPANT:
+            participant = participant_store.get(entry.organization_id, posting.account.owner_id)
+            data["external_id"] = participant.external_id if participant else None
+        found.append((f"{entry.id}#{posting.id}", kind.value, data))
+    return found
 
 
 def _event_notifications(
@@ -162,6 +208,17 @@ def _participant_notifications(new: dict[str, Any], wanted: Wanted) -> list[tupl
     return [(f"participant#{new['id']}", WebhookType.PARTICIPANT_CREATED.value, data)]
 
 
+def _redemption_notifications(new: dict[str, Any], wanted: Wanted) -> list[tuple[str, str, dict[str, Any]]]:
+    """``redemption.completed`` from the committed redemption: its data is the Redemption resource
+    (05 §5 [inferred]); a replay commits nothing, so it never notifies again."""
+    if not wanted(WebhookType.REDEMPTION_COMPLETED):
+        return []
+    from scrip.services.redemptions import resource  # only once an endpoint wants it
+
+    redemption = redemption_store.from_item(new)
+    return [(f"redemption#{redemption.id}", WebhookType.REDEMPTION_COMPLETED.value, resource(redemption))]
+
+
 def notifications_for(
     event_name: str, new: dict[str, Any], old: dict[str, Any] | None, subscriptions: Subscriptions | None = None
 ) -> list[Notification]:
@@ -183,6 +240,8 @@ def notifications_for(
         found = _event_notifications(new, old, wanted)
     elif entity == "PARTICIPANT" and event_name == "INSERT":
         found = _participant_notifications(new, wanted)
+    elif entity == "REDEMPTION" and event_name == "INSERT":
+        found = _redemption_notifications(new, wanted)
     # From the record, not the clock: a redelivered record rebuilds a byte-identical envelope.
     created = item_values.moment(new.get("updated_at") or new.get("created_at")) or clock.now()
     return [Notification(org, notification_id(source, kind), kind, created, data) for source, kind, data in found]

@@ -164,6 +164,24 @@ def link(previous: Asset, updated: Asset, program_id: str) -> None:
     )
 
 
+def unlink(previous: Asset, updated: Asset, program_id: str) -> None:
+    """Remove the link entry and the program from ``program_ids`` together.
+
+    A link entry already gone means a concurrent unlink won: the link is unknown (404).
+    """
+    transactions.write(
+        [
+            transactions.delete(
+                {"PK": keys.program_assets(updated.organization_id, program_id), "SK": _sort_key(updated)},
+                condition=Attr("PK").exists(),
+                on_condition_failed=lambda: NotFound(f"asset {updated.id} is not linked to program {program_id}"),
+            ),
+            _versioned_put(previous, updated),
+            _list_entry(updated),
+        ]
+    )
+
+
 def linked_entries(
     org_id: str, program_id: str, *, limit: int, after: str | None
 ) -> tuple[list[tuple[str, str]], bool]:

@@ -59,6 +59,37 @@ def program_assets(org_id: str, program_id: str) -> str:
     return f"ORG#{org_id}#PROGRAM#{program_id}#ASSETS"
 
 
+def reward(org_id: str, reward_id: str) -> str:
+    return f"ORG#{org_id}#REWARD#{reward_id}"
+
+
+REWARD_INVENTORY_SK = "INVENTORY"  # the capped counter, beside the reward item in its partition
+
+# An uncapped reward counts its redemptions on one of these, chosen at random: 8 partitions
+# take 8 × 500 transactional writes/s for one popular reward (see docs/storage-design.md).
+REWARD_COUNT_SHARDS = 8
+
+
+def reward_count(org_id: str, reward_id: str, shard: int) -> str:
+    return f"{reward(org_id, reward_id)}#COUNT#{shard}"
+
+
+def participant_reward_counts(org_id: str, participant_id: str) -> str:
+    """Units of each reward a participant redeemed (sort key: the reward id), for ``max_per_participant``."""
+    return f"ORG#{org_id}#PARTICIPANT#{participant_id}#REWARDCOUNTS"
+
+
+def program_rewards(org_id: str, program_id: str, order: str) -> str:
+    """A program's reward list (orders: BY_CREATED, BY_NAME)."""
+    return f"{program(org_id, program_id)}#REWARDS#{order}"
+
+
+def reward_name(org_id: str, program_id: str, name: str) -> str:
+    """The claim of a reward name within its program (case-insensitive; hashed, names are client text)."""
+    digest = hashlib.sha256(name.lower().encode()).hexdigest()
+    return f"{program(org_id, program_id)}#REWARDNAME#{digest}"
+
+
 def idempotency(org_id: str, program_id: str, family: str, key: str) -> str:
     # Keys are client text up to 255 characters: hashing keeps the partition key short and
     # free of separators whatever the client sends.
@@ -128,6 +159,11 @@ JOURNAL_LIST_SHARDS = 32
 
 def journal_list(org_id: str, shard: int) -> str:
     return f"ORG#{org_id}#JOURNAL#LIST#{shard}"
+
+
+def transfer_progress(org_id: str, entry_id: str) -> str:
+    """A transfer too large for one transaction: which recipient legs its journal entry still owes."""
+    return f"ORG#{org_id}#TRANSFER#{entry_id}"
 
 
 def ledger_history(owner_partition: str) -> str:
@@ -217,6 +253,20 @@ def total(org_id: str, account: str, asset_id: str, program_id: str | None, shar
 
 def total_applied(org_id: str, entry_id: str) -> str:
     return f"ORG#{org_id}#TOTALAPPLIED#{entry_id}"
+
+
+# ---------------------------------------------------------------- redemptions
+
+
+def redemption(org_id: str, redemption_id: str) -> str:
+    """A redemption's partition: its item (``#``) and, later, its reversals (``REVERSAL#…``)."""
+    return f"ORG#{org_id}#REDEMPTION#{redemption_id}"
+
+
+def participant_redemptions(org_id: str, participant_id: str) -> str:
+    """A participant's redemptions list (sort key ``chronological``), apart from its own partition
+    so that a page of it never reads the participant's balances, lots or state."""
+    return f"{participant(org_id, participant_id)}#REDEMPTIONS"
 
 
 # ---------------------------------------------------------------- participants, groups, state

@@ -72,7 +72,17 @@ def read_up_to(partition: str, last_sort_key: str, *, index: Index | None = None
 
 
 def read_all(partition: str, *, prefix: str | None = None, item_filter: Any = None) -> list[dict[str, Any]]:
-    """Every item of a partition (or of its sort keys starting with ``prefix``), all pages."""
+    """Every item of a partition (or of its sort keys starting with ``prefix``), all pages, with
+    the collecting unit of work's staged items applied when no filter is given."""
+    found = query_all(partition, prefix=prefix, item_filter=item_filter)
+    unit = unit_of_work.current()
+    if unit is not None and item_filter is None:
+        return unit.overlay(partition, found, prefix)
+    return found
+
+
+def query_all(partition: str, *, prefix: str | None = None, item_filter: Any = None) -> list[dict[str, Any]]:
+    """Every item of a partition as the table holds it (nothing staged applied), all pages."""
     condition = Key("PK").eq(partition)
     if prefix is not None:
         condition &= Key("SK").begins_with(prefix)
@@ -88,12 +98,8 @@ def read_all(partition: str, *, prefix: str | None = None, item_filter: Any = No
         response = table.client().query(**params)
         found.extend(response.get("Items", []))
         if "LastEvaluatedKey" not in response:
-            break
+            return found
         params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-    unit = unit_of_work.current()
-    if unit is not None and item_filter is None:
-        return unit.overlay(partition, found, prefix)
-    return found
 
 
 def within(attribute: str, start: datetime | None, end: datetime | None) -> list[Any]:

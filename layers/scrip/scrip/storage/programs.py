@@ -12,6 +12,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr
 
 from scrip.domain.errors import Conflict, NotFound
+from scrip.domain.ledger import EntityType
 from scrip.domain.programs import OnUnknownParticipant, Program, ProgramStatus, RedemptionTargetType
 from scrip.storage import items, keys, listing, read_cache, transactions
 
@@ -35,6 +36,9 @@ def _attributes(program: Program) -> dict[str, Any]:
         "on_unknown_participant": program.on_unknown_participant.value,
         "redemption_target_type": program.redemption_target_type.value,
         "redemption_target_entity_id": program.redemption_target_entity_id,
+        "redemption_target_entity_type": (
+            program.redemption_target_entity_type.value if program.redemption_target_entity_type else None
+        ),
         "created_at": items.timestamp(program.created_at),
         "updated_at": items.timestamp(program.updated_at),
         "deleted_at": items.timestamp(program.deleted_at),
@@ -55,6 +59,9 @@ def _from_item(item: dict[str, Any]) -> Program:
         on_unknown_participant=OnUnknownParticipant(item["on_unknown_participant"]),
         redemption_target_type=RedemptionTargetType(item["redemption_target_type"]),
         redemption_target_entity_id=item.get("redemption_target_entity_id"),
+        redemption_target_entity_type=(
+            EntityType(item["redemption_target_entity_type"]) if item.get("redemption_target_entity_type") else None
+        ),
         created_at=created_at,
         updated_at=updated_at,
         deleted_at=items.moment(item.get("deleted_at")),

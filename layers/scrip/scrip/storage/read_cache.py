@@ -33,12 +33,9 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-from boto3.dynamodb.conditions import Key
-
-from scrip.storage import table, transactions, unit_of_work
+from scrip.storage import listing, table, transactions, unit_of_work
 
 ItemKey = unit_of_work.ItemKey
-_BATCH = 100  # BatchGetItem's limit
 
 
 @dataclass
@@ -178,32 +175,9 @@ def _get(key: dict[str, str]) -> dict[str, Any] | None:
 
 
 def _batch_get(item_keys: list[dict[str, str]]) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
-    for start in range(0, len(item_keys), _BATCH):
-        request: dict[str, Any] = {
-            table.table_name(): {"Keys": item_keys[start : start + _BATCH], "ConsistentRead": True}
-        }
-        while request:
-            response = table.client().batch_get_item(RequestItems=request)
-            found.extend(response.get("Responses", {}).get(table.table_name(), []))
-            request = response.get("UnprocessedKeys") or {}
-    return found
+    return listing.read_items(item_keys)
 
 
 def _query(partition: str, prefix: str | None = None) -> list[dict[str, Any]]:
     """The partition's items as the table holds them (no staged image), all pages."""
-    condition = Key("PK").eq(partition)
-    if prefix is not None:
-        condition &= Key("SK").begins_with(prefix)
-    params: dict[str, Any] = {
-        "TableName": table.table_name(),
-        "KeyConditionExpression": condition,
-        "ConsistentRead": True,
-    }
-    found: list[dict[str, Any]] = []
-    while True:
-        response = table.client().query(**params)
-        found.extend(response.get("Items", []))
-        if "LastEvaluatedKey" not in response:
-            return found
-        params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+    return listing.query_all(partition, prefix=prefix)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated, Literal
+from uuid import UUID
 
 from pydantic import Field, StringConstraints
 
@@ -36,9 +37,12 @@ class ProgramUpdate(RequestModel):
         default=None, description="Any status may move to any other; ARCHIVED sets deleted_at, leaving it clears it."
     )  # type: ignore[assignment]
     redemption_target_type: RedemptionTargetType = None  # type: ignore[assignment]
-    redemption_target_entity_id: str | None = Field(
+    redemption_target_entity_id: UUID | None = Field(
         default=None,
-        description="Required with LEDGER_ENTITY, refused otherwise; must name an existing participant or group (404).",
+        description="Required with LEDGER_ENTITY, refused otherwise (400 validation_error). Names an existing "
+        "participant or group of the organization, whatever its status (decision 17; unknown → 404 not_found); "
+        "redeemed value is credited to its AVAILABLE balance, a group's in this program. Captured by each "
+        "redemption when it is created.",
     )
 
 
@@ -50,7 +54,11 @@ class ProgramResponse(ApiModel):
     status: ProgramStatus
     on_unknown_participant: OnUnknownParticipant
     redemption_target_type: RedemptionTargetType
-    redemption_target_entity_id: str | None = None
+    redemption_target_entity_id: str | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,
+        description="Present only when redemption_target_type is LEDGER_ENTITY (05 §2.1).",
+    )
     created_at: str
     updated_at: str
     deleted_at: str | None

@@ -1,0 +1,23 @@
+"""PATCH /v1/programs/{id}/rewards/{rewardId}: update a reward (merge semantics)."""
+
+from scrip.api.endpoint import HttpEndpoint
+from scrip.api.schemas.common import ResourceId
+from scrip.api.schemas.rewards import RewardResponse, RewardUpdate
+from scrip.services import rewards
+
+endpoint = HttpEndpoint()
+
+
+@endpoint.router.patch(
+    "/v1/programs/<id>/rewards/<rewardId>",
+    summary="Update a reward",
+    description="Only the fields sent change; null clears a nullable field. redemption_type and asset_id "
+    "are immutable (400 validation_error). 404 unknown reward; 409 conflict for a name already used.",
+    tags=["Rewards"],
+)
+def update_reward(id: ResourceId, rewardId: ResourceId, body: RewardUpdate) -> RewardResponse:
+    changes = body.model_dump(exclude_unset=True)
+    return RewardResponse.of(rewards.update_reward(endpoint.caller(), str(id), str(rewardId), changes))
+
+
+handler = endpoint.handler
