@@ -84,6 +84,68 @@ def _scenario(
     return _figures(meter)
 
 
+OPERATIONS = int(os.environ.get("BENCH_OPERATIONS", "50"))
+
+
+def _operations(stack: LocalStack, api: Any, meter: DynamoMeter) -> dict[str, dict[str, Any]]:
+    """Write and read units of a redemption and of transfers, per operation, every function included."""
+    program = api.create_program(name="cost operations")
+    asset = api.create_asset(program["id"], symbol="COPS", scale=0)
+    people = []
+    for i in range(11):
+        created = api.post("/v1/participants", json={"external_id": f"ops-{i}"})
+        assert created.status_code == 201, created.text
+        people.append(created.json()["id"])
+        credit = {
+            "program_id": program["id"],
+            "asset_id": asset["id"],
+            "type": "CREDIT",
+            "amount": "100000",
+            "description": "seed",
+        }
+        seeded = api.post(f"/v1/participants/{people[-1]}/balances/adjust", json=credit)
+        assert seeded.status_code in (200, 201), seeded.text
+    stack.drain()
+    base = {"program_id": program["id"], "asset_id": asset["id"], "description": "bench"}
+    requests_by_name = {
+        "amount redemption (with a key)": lambda i: api.post(
+            f"/v1/participants/{people[0]}/redemptions", json={**base, "amount": "1", "idempotency_key": f"r{i}"}
+        ),
+        "transfer to 1 recipient": lambda i: api.post(
+            "/v1/transfers",
+            json={
+                **base,
+                "source_participant_id": people[0],
+                "recipients": [{"participant_id": people[1], "amount": "1"}],
+            },
+        ),
+        "transfer to 10 recipients": lambda i: api.post(
+            "/v1/transfers",
+            json={
+                **base,
+                "source_participant_id": people[0],
+                "recipients": [{"participant_id": p, "amount": "1"} for p in people[1:]],
+            },
+        ),
+    }
+    figures = {}
+    for name, send in requests_by_name.items():
+        meter.reset()
+        for i in range(OPERATIONS):
+            response = send(i)
+            assert response.status_code == 201, response.text
+        stack.drain()
+        by_function: dict[str, float] = {}
+        for call in meter.select():
+            by_function[call.function] = by_function.get(call.function, 0.0) + call.write_units
+        figures[name] = {
+            "wu": meter.write_units() / OPERATIONS,
+            "ru": meter.read_units() / OPERATIONS,
+            "by_function": {f: units / OPERATIONS for f, units in by_function.items()},
+        }
+    return figures
+
+
 def _post_event(api: Any, program_id: str, label: str, key: str, i: int) -> None:
     response = api.post(
         "/v1/events",
@@ -167,6 +229,8 @@ def measure(template: Path) -> dict[str, dict[str, Any]]:
             other_org, other_key, _ = stack.bootstrap_organization(None, name="with a webhook")
             other = Api(f"http://127.0.0.1:{server.port}", other_key, other_org, requests.Session())
             results["1 rule + 1 webhook endpoint"] = _scenario(stack, other, meter, "hook", 1, hooks.url)
+        if "TransfersPostFunction" in stack.functions:  # a checkout from before P9 has neither route
+            results["operations"] = _operations(stack, api, meter)
     stack.stop()
     return results
 
@@ -191,6 +255,7 @@ def _summary_rows(results: dict[str, dict[str, Any]]) -> list[str]:
         f"| {name} | {r['wu']:.1f} | {r['ru']:.1f} | {r['round_trips']:.1f} | {r['busiest_share']:.1%} "
         f"| {r['events_per_second']:,.0f} | {r['dollars']:.2f} |"
         for name, r in results.items()
+        if name != "operations"
     ]
 
 
@@ -220,7 +285,22 @@ def _report(results: dict[str, dict[str, Any]], before: dict[str, dict[str, Any]
     ]
     if before is not None:
         lines += ["", f"Before ({label}), same run:", "", *header, *_summary_rows(before)]
+    operations = results.get("operations")
+    if operations:
+        lines += [
+            "",
+            f"## Money operations ({OPERATIONS} each, over HTTP, every function they trigger)",
+            "",
+            "| operation | WU | RU | WU by function | $ per million |",
+            "|---|---:|---:|---|---:|",
+        ]
+        for name, r in operations.items():
+            split = ", ".join(f"{f} {u:.1f}" for f, u in sorted(r["by_function"].items(), key=lambda kv: -kv[1]) if u)
+            dollars = r["wu"] * PRICE_PER_MILLION_WRITE_UNITS + r["ru"] * PRICE_PER_MILLION_READ_UNITS
+            lines.append(f"| {name} | {r['wu']:.1f} | {r['ru']:.1f} | {split} | {dollars:.2f} |")
     for name, r in results.items():
+        if name == "operations":
+            continue
         lines += [
             "",
             f"## {name}",

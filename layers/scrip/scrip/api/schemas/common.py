@@ -13,8 +13,25 @@ from aws_lambda_powertools.event_handler.openapi.params import Query as Query
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
 from scrip.domain.amounts import DECIMAL_PATTERN, parse_decimal
+from scrip.domain.clock import INPUT_TEXT, parse_input
 from scrip.domain.errors import ApiError
 from scrip.domain.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+
+
+def _rfc3339(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    return parse_input(value)
+
+
+# A client's timestamp, read with the bounds and shapes of decision 19 (``domain.clock``).
+Rfc3339 = Annotated[
+    datetime,
+    BeforeValidator(_rfc3339),
+    WithJsonSchema(
+        {"type": "string", "format": "date-time", "description": f"{INPUT_TEXT[0].upper()}{INPUT_TEXT[1:]}"}
+    ),
+]
 
 
 def _decimal_string(value: Any) -> Decimal:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import decimal
 import json
-from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -17,9 +16,9 @@ from pydantic import (
     model_validator,
 )
 
-from scrip.api.schemas.common import ApiModel, RequestModel
+from scrip.api.schemas.common import ApiModel, RequestModel, Rfc3339
 from scrip.api.schemas.ledger import JournalEntryResponse
-from scrip.domain.clock import INPUT_TEXT, parse_input, to_rfc3339, to_rfc3339_or_none
+from scrip.domain.clock import to_rfc3339, to_rfc3339_or_none
 from scrip.domain.errors import ValidationFailed
 from scrip.domain.events import (
     BATCH_LIMIT,
@@ -33,21 +32,6 @@ from scrip.domain.events import (
 )
 
 MAX_EVENT_DATA_BYTES = 32_768
-
-
-def _rfc3339(value: Any) -> datetime:
-    if isinstance(value, datetime):
-        return value
-    return parse_input(value)
-
-
-Rfc3339 = Annotated[
-    datetime,
-    BeforeValidator(_rfc3339),
-    WithJsonSchema(
-        {"type": "string", "format": "date-time", "description": f"{INPUT_TEXT[0].upper()}{INPUT_TEXT[1:]}"}
-    ),
-]
 
 
 # What a DynamoDB number holds (38 digits, 1e-130..1e126; boto3's context) and how deep it nests.

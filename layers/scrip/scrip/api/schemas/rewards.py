@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BeforeValidator, Field, StringConstraints, WithJsonSchema, field_validator
+from pydantic import Field, StringConstraints, field_validator
 from pydantic.types import StrictInt
 
-from scrip.api.schemas.common import ApiModel, DecimalString, RequestModel
+from scrip.api.schemas.common import ApiModel, DecimalString, RequestModel, Rfc3339
 from scrip.domain.amounts import format_amount
-from scrip.domain.clock import INPUT_TEXT, parse_input, to_rfc3339, to_rfc3339_or_none
+from scrip.domain.clock import to_rfc3339, to_rfc3339_or_none
 from scrip.domain.rewards import RedemptionType, RewardStatus, RewardView
 
 MAX_METADATA_BYTES = 8192
@@ -22,20 +21,6 @@ Description = Annotated[str, StringConstraints(max_length=1000)]
 Category = Annotated[str, StringConstraints(max_length=100)]
 Cap = Annotated[StrictInt, Field(ge=1)]
 
-
-def _rfc3339(value: Any) -> datetime:
-    if isinstance(value, datetime):
-        return value
-    return parse_input(value)
-
-
-Rfc3339 = Annotated[
-    datetime,
-    BeforeValidator(_rfc3339),
-    WithJsonSchema(
-        {"type": "string", "format": "date-time", "description": f"{INPUT_TEXT[0].upper()}{INPUT_TEXT[1:]}"}
-    ),
-]
 
 _STATUS_TEXT = (
     "DRAFT, ACTIVE or ARCHIVED. OUT_OF_STOCK is the system's [inferred]: it is shown while a capped "
