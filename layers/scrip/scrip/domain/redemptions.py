@@ -10,11 +10,13 @@ amount and quantity that bound further reversals.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
+from scrip.domain.amounts import format_amount
+from scrip.domain.errors import UnprocessableError, ValidationFailed
 from scrip.domain.ledger import (
     Account,
     EntityType,
@@ -24,6 +26,7 @@ from scrip.domain.ledger import (
     system_account,
 )
 from scrip.domain.programs import Program, RedemptionTargetType
+from scrip.domain.rewards import RedemptionType, Reward, RewardStatus, RewardView
 
 
 class RedemptionStatus(StrEnum):
@@ -161,3 +164,104 @@ def new_raw_redemption(
         created_at=now,
         updated_at=now,
     )
+
+
+@dataclass(frozen=True)
+class CatalogTerms:
+    """What a catalog item redemption (05 §2.6) takes: its cost, and what the record keeps."""
+
+    reward_id: str
+    kind: RedemptionKind
+    amount: Decimal  # debited: quantity x unit_cost (UNIT_BASED), the requested amount (AMOUNT_BASED)
+    quantity: int | None  # UNIT_BASED only
+    unit_cost: Decimal  # the reward's unit_cost now (AMOUNT_BASED: its minimum)
+
+
+def require_redeemable(view: RewardView, now: datetime) -> None:
+    """05 §2.6 steps 3-4: the reward is ``ACTIVE`` (as shown, so a sold-out one is refused as
+    such) and ``now`` lies inside its availability window, both bounds inclusive [inferred]."""
+    reward = view.reward
+    status = view.status
+    if status is RewardStatus.OUT_OF_STOCK:
+        raise UnprocessableError(
+            "reward_out_of_stock", f"reward {reward.id} is out of stock", details={"reward_id": reward.id}
+        )
+    if status is not RewardStatus.ACTIVE:
+        raise UnprocessableError(
+            "reward_not_available",
+            f"reward {reward.id} is {status.value}, not ACTIVE",
+            details={"reward_id": reward.id, "status": status.value},
+        )
+    if (reward.available_from is not None and now < reward.available_from) or (
+        reward.available_until is not None and now > reward.available_until
+    ):
+        raise UnprocessableError(
+            "reward_not_available",
+            f"reward {reward.id} is not available at this time",
+            details={"reward_id": reward.id, "reason": "outside_availability_window"},
+        )
+
+
+def catalog_terms(reward: Reward, *, quantity: int | None, amount: Decimal | None) -> CatalogTerms:
+    """05 §2.6 steps 5 and 7: the input the reward's type allows, and the cost.
+
+    The amount's own checks (scale, the asset's ceiling) are the caller's, as for any amount;
+    ``amount_below_minimum`` is checked after the scale, so a malformed amount answers 400 first.
+    """
+    if reward.redemption_type is RedemptionType.UNIT_BASED:
+        if amount is not None:
+            raise ValidationFailed(
+                "amount is not accepted for a UNIT_BASED reward", field="amount", reason="not_allowed"
+            )
+        units = 1 if quantity is None else quantity
+        return CatalogTerms(reward.id, RedemptionKind.UNIT_BASED, units * reward.unit_cost, units, reward.unit_cost)
+    if quantity is not None:
+        raise ValidationFailed(
+            "quantity is not accepted for an AMOUNT_BASED reward", field="quantity", reason="not_allowed"
+        )
+    if amount is None:
+        raise ValidationFailed("amount is required for an AMOUNT_BASED reward", field="amount", reason="required")
+    return CatalogTerms(reward.id, RedemptionKind.AMOUNT_BASED, amount, None, reward.unit_cost)
+
+
+def require_minimum(terms: CatalogTerms, scale: int) -> None:
+    """An AMOUNT_BASED redemption takes at least the reward's ``unit_cost`` (05 §2.6 step 5)."""
+    if terms.kind is RedemptionKind.AMOUNT_BASED and terms.amount < terms.unit_cost:
+        minimum = format_amount(terms.unit_cost, scale)
+        raise UnprocessableError(
+            "amount_below_minimum",
+            f"amount is below the reward's minimum of {minimum}",
+            details={"minimum": minimum, "requested": format_amount(terms.amount, scale)},
+        )
+
+
+def with_catalog_terms(redemption: Redemption, terms: CatalogTerms) -> Redemption:
+    """An item redemption: the raw record with the reward, its type, quantity and unit cost;
+    ``reversed_quantity`` starts at 0 where a quantity is tracked (05 §2.2)."""
+    return replace(
+        redemption,
+        kind=terms.kind,
+        reward_id=terms.reward_id,
+        quantity=terms.quantity,
+        unit_cost=terms.unit_cost,
+        reversed_quantity=0 if terms.quantity is not None else None,
+    )
+
+
+def require_within_caps(reward: Reward, *, redeemed_count: int, held: int, quantity: int) -> None:
+    """05 §2.6 step 6, on the counts as read (the inventory writes re-check them atomically):
+    ``max_total`` against every unit redeemed, ``max_per_participant`` against the units this
+    participant holds (redeemed, net of reversals)."""
+    if reward.max_total is not None and redeemed_count + quantity > reward.max_total:
+        raise UnprocessableError(
+            "inventory_exceeded",
+            f"reward {reward.id} has {max(reward.max_total - redeemed_count, 0)} units left, {quantity} requested",
+            details={"remaining": max(reward.max_total - redeemed_count, 0), "requested": quantity},
+        )
+    cap = reward.max_per_participant
+    if cap is not None and held + quantity > cap:
+        raise UnprocessableError(
+            "participant_limit_exceeded",
+            f"the participant holds {held} units of reward {reward.id}, at most {cap} allowed",
+            details={"max_per_participant": cap, "held": held, "requested": quantity},
+        )

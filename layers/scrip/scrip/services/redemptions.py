@@ -1,4 +1,4 @@
-"""Redemptions (05 §2): amount redemptions, reads and the participant's list.
+"""Redemptions (05 §2): amount and catalog item redemptions, reads and the participant's list.
 
 An amount redemption checks the preconditions of 05 §2.3 in their documented order, then
 commits in ONE transaction: the journal entry (participant AVAILABLE → the program's
@@ -8,6 +8,10 @@ consumed, its list entry and, with a key, the idempotency record (05 §0.1). A b
 that changed meanwhile makes the attempt stale: it is re-read and re-planned, so concurrent
 redemptions never overdraw. ``redemption.completed`` and ``balance.debited`` are derived from
 the committed items by the stream (``services.webhook_emission``).
+
+A catalog item redemption (05 §2.6) is the same transaction with the reward's terms on the
+record and, for a UNIT_BASED reward, the inventory takes of ``storage.rewards`` in it: each
+attempt re-reads the reward and its counts, so the caps hold under any concurrency.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from typing import Any
 
 from scrip.domain import amounts, clock, ids
 from scrip.domain.assets import Asset, InventoryMode
-from scrip.domain.errors import ApiError, Conflict, IdempotencyConflict, NotFound, UnprocessableError
+from scrip.domain.errors import Conflict, NotFound, UnprocessableError
 from scrip.domain.idempotency import IdempotencyScope, IdempotentAnswer, StoredResponse, fingerprint
 from scrip.domain.ledger import ActionType, Bucket, EntityType, InsufficientBalance, participant_account
 from scrip.domain.lots import LotFilters, LotStatus, consume, eligible, new_lot
@@ -29,17 +33,24 @@ from scrip.domain.pagination import Page, decode_cursor, encode_cursor, scope_si
 from scrip.domain.participants import EnrollmentStatus, Participant
 from scrip.domain.programs import Program, RedemptionTargetType
 from scrip.domain.redemptions import (
+    CatalogTerms,
     ConsumedLot,
     Redemption,
     RedemptionStatus,
     RedemptionTarget,
+    catalog_terms,
     new_raw_redemption,
+    require_minimum,
+    require_redeemable,
+    require_within_caps,
     target_of,
+    with_catalog_terms,
 )
+from scrip.domain.rewards import RewardView
 from scrip.observability import logger
 from scrip.services import participants as participant_service
 from scrip.services.balances import checked_amount
-from scrip.services.common import retry_on_stale
+from scrip.services.common import StaleRetry, retry_on_stale
 from scrip.services.posting import BALANCE_RETRY, Leg, Operation, Origin, plan
 from scrip.storage import assets as asset_store
 from scrip.storage import groups as group_store
@@ -49,8 +60,19 @@ from scrip.storage import lots as lot_store
 from scrip.storage import participants as participant_store
 from scrip.storage import programs as program_store
 from scrip.storage import redemptions as redemption_store
+from scrip.storage import rewards as reward_store
 
 FAMILY = "redemption"
+
+# An item redemption also loses to the reward's inventory (every redemption of a capped reward
+# takes the same counter) and to the participant's own count: re-read and re-plan, as for a
+# balance, with as many attempts, since a popular reward is as contended as a balance.
+ITEM_RETRY = StaleRetry(
+    (ledger_store.StaleBalance, reward_store.InventoryRace, reward_store.ParticipantCapRace),
+    attempts=BALANCE_RETRY.attempts,
+    pause_max_steps=BALANCE_RETRY.pause_max_steps,
+    conflict_message="the reward's inventory or the balance changed concurrently too often; retry the request",
+)
 
 
 @dataclass(frozen=True)
@@ -120,8 +142,11 @@ def _plan(
     description: str,
     idempotency_key: str | None,
     digest: str | None,
+    terms: CatalogTerms | None = None,
+    inventory_writes: tuple[transactions.Write, ...] = (),
 ) -> tuple[list[transactions.Write], Redemption]:
-    """One attempt: read the balances and lots it moves, build every write of the transaction."""
+    """One attempt: read the balances and lots it moves, build every write of the transaction;
+    an item redemption adds its catalog ``terms`` to the record and its inventory takes."""
     org, program, asset = caller.organization_id, context.program, context.asset
     now = clock.now()
     account = participant_account(context.participant.id)
@@ -192,7 +217,9 @@ def _plan(
         request_fingerprint=digest,
         now=planned.entry.created_at,
     )
-    writes = [*planned.writes, *redemption_store.create_writes(redemption)]
+    if terms is not None:
+        redemption = with_catalog_terms(redemption, terms)
+    writes = [*planned.writes, *redemption_store.create_writes(redemption), *inventory_writes]
     if len(writes) + 1 > transactions.MAX_ITEMS:  # + 1: the idempotency record
         raise _too_many_lots(len(consumed))
     return writes, redemption
@@ -226,6 +253,21 @@ def redeem_amount(
             caller, context(), amount=amount, description=description, idempotency_key=idempotency_key, digest=digest
         )
 
+    return _commit(org, participant_id, program_id, idempotency_key, digest, attempt, render, loaded, BALANCE_RETRY)
+
+
+def _commit(
+    org: str,
+    participant_id: str,
+    program_id: str,
+    idempotency_key: str | None,
+    digest: str | None,
+    attempt: Callable[[], tuple[list[transactions.Write], Redemption]],
+    render: Callable[[Redemption], StoredResponse],
+    loaded: list[_Context],
+    retry: StaleRetry,
+) -> IdempotentAnswer:
+    """Run ``attempt`` until its transaction commits (or replay the key's answer), then enroll."""
     if idempotency_key is None or digest is None:
 
         def once() -> Redemption:
@@ -233,7 +275,7 @@ def redeem_amount(
             transactions.write(writes)
             return redemption
 
-        answer = IdempotentAnswer(render(retry_on_stale(once, BALANCE_RETRY)), replayed=False)
+        answer = IdempotentAnswer(render(retry_on_stale(once, retry)), replayed=False)
     else:
         scope = IdempotencyScope(org, program_id, FAMILY, idempotency_key)
 
@@ -241,31 +283,103 @@ def redeem_amount(
             writes, redemption = attempt()
             return writes, render(redemption)
 
-        answer = retry_on_stale(lambda: _run_once(scope, digest, prepare), BALANCE_RETRY)
+        answer = retry_on_stale(lambda: idempotency.run_once_or_late_replay(scope, digest, prepare), retry)
     if loaded and not loaded[0].enrolled and not answer.replayed:
         _enroll(org, loaded[0].program.id, participant_id)
     return answer
 
 
-def _run_once(
-    scope: IdempotencyScope, digest: str, prepare: Callable[[], tuple[list[transactions.Write], StoredResponse]]
+def _item_preconditions(
+    caller: Caller, participant_id: str, program_id: str, reward_id: str
+) -> tuple[_Context, RewardView]:
+    """05 §2.6 steps 1-2 around 05 §2.3 steps 1-4: the asset is the reward's, so the reward is
+    looked up (404) right before the asset's checks [ordering inferred]."""
+    org = caller.organization_id
+    participant = participant_store.require(org, participant_id)  # 404
+    program = program_store.require(org, program_id)  # 404, then 422 program_not_active
+    program.require_active()
+    participant.require_active()  # 409 participant_inactive (decision 10)
+    enrollment = participant_store.enrollments(org, participant_id).get(program.id)
+    view = reward_store.require(org, program.id, reward_id)  # 404, also for another program's
+    reward = view.reward
+    asset = asset_store.require(org, reward.asset_id)
+    if program.id not in asset.program_ids:
+        raise UnprocessableError("asset_not_linked", f"asset {asset.id} is not linked to program {program.id}")
+    asset.require_active()
+    enrolled = enrollment is not None and enrollment.status is EnrollmentStatus.ACTIVE
+    return _Context(participant, program, asset, _target(org, program), enrolled), view
+
+
+def _item_terms(
+    context: _Context, view: RewardView, *, quantity: int | None, amount: Decimal | None
+) -> tuple[CatalogTerms, tuple[transactions.Write, ...]]:
+    """05 §2.6 steps 3-7 and 9 on the reward as just read: the cost and the inventory takes."""
+    reward = view.reward
+    require_redeemable(view, clock.now())  # 3-4: 422 reward_out_of_stock / reward_not_available
+    terms = catalog_terms(reward, quantity=quantity, amount=amount)  # 5: 400 for input the type refuses
+    checked_amount(terms.amount, context.asset)  # 400 not positive / invalid_scale
+    require_minimum(terms, context.asset.scale)  # 422 amount_below_minimum
+    checked_amount(terms.amount, context.asset, ceiling=True)  # 422 max_transaction_amount_exceeded
+    if terms.quantity is None:
+        return terms, ()  # AMOUNT_BASED: no inventory [inferred, 05 §2.6 step 9]
+    participant_id = context.participant.id
+    held = reward_store.participant_count(reward, participant_id) if reward.max_per_participant is not None else 0
+    require_within_caps(reward, redeemed_count=view.redeemed_count, held=held, quantity=terms.quantity)  # 6
+    # Both takes re-check their cap inside the transaction: a rival that took the last units
+    # since the read cancels it (InventoryRace / ParticipantCapRace), and the re-plan refuses.
+    return terms, (
+        reward_store.take(reward, terms.quantity),
+        reward_store.take_for_participant(reward, participant_id, terms.quantity),
+    )
+
+
+def redeem_item(
+    caller: Caller,
+    participant_id: str,
+    *,
+    program_id: str,
+    reward_id: str,
+    quantity: int | None,
+    amount: Decimal | None,
+    description: str | None,
+    idempotency_key: str | None,
+    request: Mapping[str, Any],
+    render: Callable[[Redemption], StoredResponse],
 ) -> IdempotentAnswer:
-    """``run_once``, and the answer of a request with the same key that committed between the
-    read of the key's record and the plan: the value it took makes this plan fail (a 422
-    insufficient_balance), yet this request is its replay (05 §6) and answers as one."""
-    try:
-        return idempotency.run_once(scope, digest, prepare)
-    except ApiError:
-        found = idempotency.find(scope)
-        if found is None:
-            raise
-        stored_digest, response = found
-        if stored_digest != digest:
-            raise IdempotencyConflict(
-                f"idempotency_key {scope.key!r} was already used with a different payload",
-                details={"idempotency_key": scope.key},
-            ) from None
-        return IdempotentAnswer(response, replayed=True)
+    """A catalog item redemption (05 §2.6): the preconditions in their documented order, then
+    one transaction holding the journal entry, the consumed lots, the redemption and the
+    inventory takes. Every attempt re-reads the reward, so a lost race on its last units answers
+    ``reward_out_of_stock`` / ``inventory_exceeded`` and never oversells. A replay (same key,
+    same ``request``) answers before any precondition (05 §2.3 step 7)."""
+    org = caller.organization_id
+    digest = (
+        fingerprint({"route": "items", "participant_id": participant_id, **request})
+        if idempotency_key is not None
+        else None
+    )
+    loaded: list[_Context] = []
+
+    def attempt() -> tuple[list[transactions.Write], Redemption]:
+        if not loaded:
+            context, view = _item_preconditions(caller, participant_id, program_id, reward_id)
+            loaded.append(context)
+        else:
+            # A retry: what lost is the balance, the inventory or the participant's count, so
+            # the reward and its counts are read again (the participant, program and asset stand).
+            context, view = loaded[0], reward_store.require(org, program_id, reward_id)
+        terms, inventory_writes = _item_terms(context, view, quantity=quantity, amount=amount)
+        return _plan(
+            caller,
+            context,
+            amount=terms.amount,
+            description=description if description is not None else f"Redeemed: {view.reward.name}",
+            idempotency_key=idempotency_key,
+            digest=digest,
+            terms=terms,
+            inventory_writes=inventory_writes,
+        )
+
+    return _commit(org, participant_id, program_id, idempotency_key, digest, attempt, render, loaded, ITEM_RETRY)
 
 
 def _enroll(org: str, program_id: str, participant_id: str) -> None:

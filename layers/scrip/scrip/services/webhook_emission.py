@@ -219,6 +219,25 @@ def _redemption_notifications(new: dict[str, Any], wanted: Wanted) -> list[tuple
     return [(f"redemption#{redemption.id}", WebhookType.REDEMPTION_COMPLETED.value, resource(redemption))]
 
 
+def _reversal_notifications(
+    new: dict[str, Any], old: dict[str, Any] | None, wanted: Wanted
+) -> list[tuple[str, str, dict[str, Any]]]:
+    """``redemption.reversed`` from a redemption a reversal rewrote: the image carries that
+    reversal, so data is ``{"redemption": Redemption, "reversal": Reversal}`` as committed (05 §5
+    [inferred]), rebuilt identical on a redelivery; a replay commits nothing, so never twice."""
+    reversal = redemption_store.last_reversal(new)
+    if reversal is None or not wanted(WebhookType.REDEMPTION_REVERSED):
+        return []
+    previous = redemption_store.last_reversal(old) if old else None
+    if previous is not None and previous.id == reversal.id:
+        return []  # rewritten for another reason: this reversal was notified already
+    from scrip.services.redemptions import resource  # only once an endpoint wants it
+    from scrip.services.reversals import resource as reversal_resource
+
+    data = {"redemption": resource(redemption_store.from_item(new)), "reversal": reversal_resource(reversal)}
+    return [(f"reversal#{reversal.id}", WebhookType.REDEMPTION_REVERSED.value, data)]
+
+
 def notifications_for(
     event_name: str, new: dict[str, Any], old: dict[str, Any] | None, subscriptions: Subscriptions | None = None
 ) -> list[Notification]:
@@ -242,6 +261,8 @@ def notifications_for(
         found = _participant_notifications(new, wanted)
     elif entity == "REDEMPTION" and event_name == "INSERT":
         found = _redemption_notifications(new, wanted)
+    elif entity == "REDEMPTION" and event_name == "MODIFY":
+        found = _reversal_notifications(new, old, wanted)
     # From the record, not the clock: a redelivered record rebuilds a byte-identical envelope.
     created = item_values.moment(new.get("updated_at") or new.get("created_at")) or clock.now()
     return [Notification(org, notification_id(source, kind), kind, created, data) for source, kind, data in found]

@@ -20,7 +20,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr
 
 from scrip import settings
-from scrip.domain.errors import IdempotencyConflict
+from scrip.domain.errors import ApiError, IdempotencyConflict
 from scrip.domain.idempotency import IdempotencyScope, IdempotentAnswer, StoredResponse
 from scrip.storage import keys, table, transactions
 
@@ -113,3 +113,25 @@ def run_once(
             raise
         return raced
     return IdempotentAnswer(response, replayed=False)
+
+
+def run_once_or_late_replay(
+    scope: IdempotencyScope, digest: str, prepare: Callable[[], tuple[list[transactions.Write], StoredResponse]]
+) -> IdempotentAnswer:
+    """``run_once``, and the answer of a request with the same key that committed between the
+    read of the key's record and the plan: what that request took makes this plan fail (a 422:
+    insufficient balance, nothing left to reverse), yet this request is its replay (05 §6) and
+    answers as one."""
+    try:
+        return run_once(scope, digest, prepare)
+    except ApiError:
+        found = find(scope)
+        if found is None:
+            raise
+        stored_digest, response = found
+        if stored_digest != digest:
+            raise IdempotencyConflict(
+                f"idempotency_key {scope.key!r} was already used with a different payload",
+                details={"idempotency_key": scope.key},
+            ) from None
+        return IdempotentAnswer(response, replayed=True)

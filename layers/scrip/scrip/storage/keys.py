@@ -263,6 +263,14 @@ def redemption(org_id: str, redemption_id: str) -> str:
     return f"ORG#{org_id}#REDEMPTION#{redemption_id}"
 
 
+REVERSAL_PREFIX = "REVERSAL#"
+
+
+def reversal(created_at: str, reversal_id: str) -> str:
+    """Sort key of a reversal in its redemption's partition: chronological, after the item (``#``)."""
+    return REVERSAL_PREFIX + chronological(created_at, reversal_id)
+
+
 def participant_redemptions(org_id: str, participant_id: str) -> str:
     """A participant's redemptions list (sort key ``chronological``), apart from its own partition
     so that a page of it never reads the participant's balances, lots or state."""

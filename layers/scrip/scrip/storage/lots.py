@@ -57,8 +57,12 @@ def _due_partition(kind: str, moment: datetime, shard: int) -> str:
     return keys.lots_due(kind, moment.strftime("%Y-%m-%dT%H"), shard)
 
 
-def put(org_id: str, account: Account, lot: Lot) -> list[transactions.Write]:
-    """The lot's new state, plus its entry in the due index while it can still expire or mature."""
+def put(org_id: str, account: Account, lot: Lot, *, expiry_due: datetime | None = None) -> list[transactions.Write]:
+    """The lot's new state, plus its entry in the due index while it can still expire or mature.
+
+    ``expiry_due``: the moment its EXPIRY entry is filed under, when not its ``expires_at``: a lot
+    given back already expired (a redemption reversal) is filed now, in an hour the job has yet to
+    read, since the job's checkpoint may have passed the hour it expired in."""
     lot_partition = partition(org_id, account, lot.asset_id)
     writes = [
         transactions.put(
@@ -85,7 +89,7 @@ def put(org_id: str, account: Account, lot: Lot) -> list[transactions.Write]:
     ]
     live = lot.status in (LotStatus.AVAILABLE, LotStatus.HELD, LotStatus.DEFERRED) and lot.remaining > 0
     for kind, moment in (
-        ("EXPIRY", lot.expires_at),
+        ("EXPIRY", expiry_due or lot.expires_at),
         ("MATURITY", lot.matures_at if lot.status is LotStatus.DEFERRED else None),
     ):
         if moment is None:

@@ -26,6 +26,7 @@ from scrip.domain.redemptions import (
     RedemptionStatus,
     RedemptionTarget,
 )
+from scrip.domain.reversals import Reversal
 from scrip.storage import items, keys, listing, table, transactions
 
 ENTITY = "REDEMPTION"
@@ -205,3 +206,90 @@ def participant_page(
         item_filter=listing.all_of(conditions),
     )
     return [from_item(i) for i in found], (str(found[-1]["SK"]) if found and more else None)
+
+
+# ---------------------------------------------------------------- reversals (05 §2.9)
+
+REVERSAL_ENTITY = "REVERSAL"
+
+
+def _reversal_attributes(reversal: Reversal) -> dict[str, Any]:
+    return {
+        "organization_id": reversal.organization_id,
+        "id": reversal.id,
+        "redemption_id": reversal.redemption_id,
+        "program_id": reversal.program_id,
+        "scale": reversal.scale,
+        "amount": reversal.amount,
+        "quantity": reversal.quantity,
+        "reason": reversal.reason,
+        "journal_entry_id": reversal.journal_entry_id,
+        "created_at": items.timestamp(reversal.created_at),
+    }
+
+
+def reversal_from_item(item: dict[str, Any]) -> Reversal:
+    """A reversal from its item, or from the copy the redemption item keeps of its last one."""
+    quantity = item.get("quantity")
+    return Reversal(
+        organization_id=str(item["organization_id"]),
+        id=str(item["id"]),
+        redemption_id=str(item["redemption_id"]),
+        program_id=str(item["program_id"]),
+        scale=int(item["scale"]),
+        amount=Decimal(item["amount"]),
+        quantity=int(quantity) if quantity is not None else None,
+        reason=str(item["reason"]),
+        journal_entry_id=str(item["journal_entry_id"]),
+        created_at=_moment(item["created_at"]),
+    )
+
+
+def last_reversal(item: dict[str, Any]) -> Reversal | None:
+    """The reversal a redemption item (or its stream image) was last rewritten by."""
+    copied = item.get("last_reversal")
+    return reversal_from_item(copied) if copied else None
+
+
+def reversal_writes(previous: Redemption, updated: Redemption, reversal: Reversal) -> list[transactions.Write]:
+    """A reversal: the redemption rewritten under the version read (two concurrent reversals
+    never both pass the bounds they checked: ``StaleRedemption``, re-read), carrying a copy of
+    the reversal so that the stream derives ``redemption.reversed`` from the one image; its list
+    entry; and the reversal itself, in the redemption's partition (fresh id: proves the commit)."""
+    created_at = items.timestamp(reversal.created_at)
+    assert created_at is not None
+    return [
+        transactions.put(
+            {
+                **_key(updated.organization_id, updated.id),
+                **_attributes(updated),
+                "last_reversal": _reversal_attributes(reversal),
+            },
+            condition=Attr("version").eq(previous.version),
+            on_condition_failed=StaleRedemption,
+        ),
+        _list_entry(updated),
+        transactions.put(
+            {
+                "PK": keys.redemption(reversal.organization_id, reversal.redemption_id),
+                "SK": keys.reversal(created_at, reversal.id),
+                "entity": REVERSAL_ENTITY,
+                **_reversal_attributes(reversal),
+            },
+            proves_commit=True,
+        ),
+    ]
+
+
+def reversal_page(
+    org_id: str, redemption_id: str, *, limit: int, after: str | None
+) -> tuple[list[Reversal], str | None]:
+    """A redemption's reversals, oldest first (05 §2.9.3): the sort keys after the item's (``#``)."""
+    found, more = listing.read_page(
+        keys.redemption(org_id, redemption_id),
+        limit=limit,
+        after=after or keys.REVERSAL_PREFIX,
+        descending=False,
+        item_filter=Attr("entity").eq(REVERSAL_ENTITY),
+    )
+    return [reversal_from_item(i) for i in found], (str(found[-1]["SK"]) if found and more else None)

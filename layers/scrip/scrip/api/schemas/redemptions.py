@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import Field, StrictInt
 
 from scrip.api.schemas.common import ApiModel, DecimalString, RequestModel
 from scrip.api.schemas.ledger import Description, IdempotencyKey
@@ -29,6 +29,35 @@ class AmountRedemptionRequest(RequestModel):
         default=None,
         description="Scoped to program_id. The same key and payload answers 200 with the original redemption, "
         "before any precondition is checked again; another payload is 409 idempotency_conflict",
+    )
+
+
+class ItemRedemptionRequest(RequestModel):
+    """A catalog item redemption (05 §2.6)."""
+
+    program_id: UUID = Field(description="The program the redemption runs through; it must be ACTIVE")
+    reward_id: UUID = Field(description="The catalog item; a reward of another program is 404 not_found")
+    quantity: Annotated[StrictInt, Field(ge=1)] | None = Field(
+        default=None,
+        description="Units to redeem, UNIT_BASED rewards only; default 1. Sent for an AMOUNT_BASED reward: 400 "
+        "validation_error [inferred]",
+    )
+    amount: DecimalString | None = Field(
+        default=None,
+        description="AMOUNT_BASED rewards only, and required for them (else 400 validation_error); at least the "
+        "reward's unit_cost (else 422 amount_below_minimum), at most the asset's scale decimals (400 invalid_scale). "
+        "Sent for a UNIT_BASED reward, whose amount is quantity x unit_cost: 400 validation_error [inferred]",
+    )
+    description: Description | None = Field(
+        default=None,
+        description="1-500 characters when present; the journal entry's description. Default \"Redeemed: <reward "
+        'name>" [inferred]',
+    )
+    idempotency_key: IdempotencyKey | None = Field(
+        default=None,
+        description="Scoped to program_id, shared with amount redemptions. The same key and payload answers 200 with "
+        "the original redemption, before any precondition is checked again; another payload (or an amount "
+        "redemption's key) is 409 idempotency_conflict",
     )
 
 

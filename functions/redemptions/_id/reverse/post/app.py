@@ -1,0 +1,52 @@
+"""POST /v1/redemptions/{id}/reverse: a full or partial reversal of a redemption."""
+
+from scrip.api.endpoint import HttpEndpoint
+from scrip.api.schemas.common import ResourceId
+from scrip.api.schemas.reversals import ReversalRequest, ReversalResponse
+from scrip.domain.idempotency import StoredResponse
+from scrip.domain.reversals import Reversal
+from scrip.services import reversals
+
+endpoint = HttpEndpoint()
+
+
+def render(reversal: Reversal) -> StoredResponse:
+    # JSON types, as the idempotency record stores them: the first answer and its replays are
+    # then validated from the same body and serialize byte for byte alike.
+    return StoredResponse(201, ReversalResponse.of(reversal).model_dump(mode="json"))
+
+
+@endpoint.router.post(
+    "/v1/redemptions/<id>/reverse",
+    summary="Reverse a redemption",
+    description="Returns value from the redemption target captured on the redemption to the participant's "
+    "AVAILABLE: one REDEMPTION_REVERSAL journal entry (program: the redemption's; description: the reason). "
+    "Neither amount nor quantity reverses whatever remains. LOT assets: the lots the redemption consumed are "
+    "given back last-consumed first, with their creation and expiry (one given back past its expiry is expired "
+    "by the next lot job run). UNIT_BASED: the reward's redeemed_count and the participant's count are given "
+    "back (an OUT_OF_STOCK reward is ACTIVE again). The redemption's reversed_amount, reversed_quantity and "
+    "status (PARTIALLY_REVERSED, FULLY_REVERSED) follow. Participant, program and target state are not checked; "
+    "a ledger-entity target may be left overdrawn. Errors: an idempotency_key already used answers 200 with the "
+    "original reversal (another payload: 409 idempotency_conflict); unknown redemption 404; missing reason, "
+    "wrong field for the redemption's kind, both fields, non-positive values 400 validation_error, too many "
+    "decimals 400 invalid_scale; beyond what remains, or already FULLY_REVERSED, 422 reversal_exceeds_remaining; "
+    "more lots to give back than one transaction holds (a redemption of 93 lots reversed whole) 422 too_many_lots: "
+    "reverse it in parts.",
+    tags=["Redemptions"],
+    responses={201: {"description": "Reversal created"}, 200: {"description": "Idempotent replay"}},
+)
+def reverse_redemption(id: ResourceId, body: ReversalRequest) -> tuple[ReversalResponse, int]:
+    answer = reversals.reverse(
+        endpoint.caller(),
+        str(id),
+        amount=body.amount,
+        quantity=body.quantity,
+        reason=body.reason,
+        idempotency_key=body.idempotency_key,
+        request=body.model_dump(exclude={"idempotency_key"}),
+        render=render,
+    )
+    return ReversalResponse.model_validate(answer.response.body), 200 if answer.replayed else 201
+
+
+handler = endpoint.handler
