@@ -21,8 +21,8 @@ import os
 import sys
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -75,30 +75,30 @@ def _instrument(phases: Phases) -> None:
     webhook_store.save_delivery = phases.wrap("of which delivery writes", webhook_store.save_delivery)  # type: ignore[assignment]
 
 
-def _run(stack: LocalStack, base_url: str, endpoints: int, credits: int, phases: Phases) -> dict[str, Any]:
+@contextmanager
+def _subscribed(
+    stack: LocalStack, base_url: str, label: str, symbol: str, endpoints: int
+) -> Iterator[tuple[Callable[[int], None], list[Any]]]:
+    """An organization whose ``endpoints`` receivers subscribe to ``balance.credited``, its set-up
+    drained; yields a function that credits its participants ``n`` times, and the receivers."""
     from scrip.domain.ledger import EntityType
     from scrip.domain.organizations import Caller
     from scrip.services import balances, participants
     from tests.api.webhook_receiver import receiver
     from tests.conftest import Api
 
-    organization_id, key, _ = stack.bootstrap_organization(None, name=f"bench {endpoints} x {credits}")
+    organization_id, key, _ = stack.bootstrap_organization(None, name=label)
     api = Api(base_url, key, organization_id, requests.Session())
     caller = Caller(organization_id, "bench")
-    program = api.create_program(name=f"webhooks {endpoints}")
-    asset = api.create_asset(program["id"], symbol=f"WH{endpoints}")
+    program = api.create_program(name=label)
+    asset = api.create_asset(program["id"], symbol=f"{symbol}{endpoints}")
     people = [
         participants.upsert_participant(caller, external_id=f"member-{i}")[0].participant.id
         for i in range(PARTICIPANTS)
     ]
-    with ExitStack() as hooks_stack:
-        receivers = [hooks_stack.enter_context(receiver()) for _ in range(endpoints)]
-        for hooks in receivers:
-            created = api.post("/v1/webhook-endpoints", json={"url": hooks.url, "enabled_events": ["balance.credited"]})
-            assert created.status_code == 201, created.text
-        stack.drain()  # the set-up's own stream records
-        started = time.perf_counter()
-        for n in range(credits):
+
+    def credit(times: int) -> None:
+        for n in range(times):
             balances.adjust(
                 caller,
                 balances.BalanceOwner(EntityType.PARTICIPANT, people[n % PARTICIPANTS]),
@@ -108,6 +108,21 @@ def _run(stack: LocalStack, base_url: str, endpoints: int, credits: int, phases:
                 amount=Decimal(n + 1),
                 description="bench",
             )
+
+    with ExitStack() as hooks_stack:
+        receivers = [hooks_stack.enter_context(receiver()) for _ in range(endpoints)]
+        for hooks in receivers:
+            created = api.post("/v1/webhook-endpoints", json={"url": hooks.url, "enabled_events": ["balance.credited"]})
+            assert created.status_code == 201, created.text
+        stack.drain()  # the set-up's own stream records
+        yield credit, receivers
+
+
+def _run(stack: LocalStack, base_url: str, endpoints: int, credits: int, phases: Phases) -> dict[str, Any]:
+
+    with _subscribed(stack, base_url, f"bench {endpoints} x {credits}", "WH", endpoints) as (credit, receivers):
+        started = time.perf_counter()
+        credit(credits)
         committed = time.perf_counter() - started
         phases.seconds.clear()
         started = time.perf_counter()
@@ -126,39 +141,11 @@ def _run(stack: LocalStack, base_url: str, endpoints: int, credits: int, phases:
 def _count(stack: LocalStack, base_url: str, endpoints: int, credits: int) -> dict[str, Any]:
     """The DynamoDB calls of the drain that delivers ``credits`` notifications to ``endpoints`` endpoints."""
     from bench.event_cost import kind_of
-    from scrip.domain.ledger import EntityType
-    from scrip.domain.organizations import Caller
-    from scrip.services import balances, participants
     from scrip.storage import webhooks as webhook_store
     from scrip_local.metering import DynamoMeter
-    from tests.api.webhook_receiver import receiver
-    from tests.conftest import Api
 
-    organization_id, key, _ = stack.bootstrap_organization(None, name=f"counted {endpoints}")
-    api = Api(base_url, key, organization_id, requests.Session())
-    caller = Caller(organization_id, "bench")
-    program = api.create_program(name=f"counted {endpoints}")
-    asset = api.create_asset(program["id"], symbol=f"WC{endpoints}")
-    people = [
-        participants.upsert_participant(caller, external_id=f"member-{i}")[0].participant.id
-        for i in range(PARTICIPANTS)
-    ]
-    with ExitStack() as hooks_stack:
-        receivers = [hooks_stack.enter_context(receiver()) for _ in range(endpoints)]
-        for hooks in receivers:
-            created = api.post("/v1/webhook-endpoints", json={"url": hooks.url, "enabled_events": ["balance.credited"]})
-            assert created.status_code == 201, created.text
-        stack.drain()
-        for n in range(credits):
-            balances.adjust(
-                caller,
-                balances.BalanceOwner(EntityType.PARTICIPANT, people[n % PARTICIPANTS]),
-                program_id=program["id"],
-                asset_id=asset["id"],
-                type="CREDIT",
-                amount=Decimal(n + 1),
-                description="bench",
-            )
+    with _subscribed(stack, base_url, f"counted {endpoints}", "WC", endpoints) as (credit, _):
+        credit(credits)
         with DynamoMeter() as meter:
             stack.drain()
     calls = [c for c in meter.select() if c.function in ("StreamDispatchFunction", "WebhookDeliveryFunction")]
