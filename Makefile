@@ -65,6 +65,9 @@ bench: $(VENV)/.installed
 	$(PY) bench/webhook_delivery.py
 	$(PY) bench/cold_import.py
 	$(PY) bench/event_cost.py
+	$(PY) bench/redemption_burst.py
+	$(PY) bench/fanout.py
+	$(PY) bench/tier_period_end.py
 
 # make invoke FUNCTION=ProgramsPostFunction EVENT=events/programs/post.json
 invoke: $(VENV)/.installed

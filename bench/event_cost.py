@@ -85,17 +85,26 @@ def _scenario(
 
 
 OPERATIONS = int(os.environ.get("BENCH_OPERATIONS", "50"))
+# A 100-recipient transfer is staged over several transactions and takes a while on the local
+# stack: fewer of them are counted (units per transfer do not depend on how many).
+LARGE_OPERATIONS = int(os.environ.get("BENCH_LARGE_OPERATIONS", "5"))
+RECIPIENTS_MAX = 100
 
 
-def _operations(stack: LocalStack, api: Any, meter: DynamoMeter) -> dict[str, dict[str, Any]]:
-    """Write and read units of a redemption and of transfers, per operation, every function included."""
+def _operations(
+    stack: LocalStack, api: Any, meter: DynamoMeter, only: set[str] | None = None
+) -> dict[str, dict[str, Any]]:
+    """Write and read units of a redemption and of transfers, per operation, every function included
+    (``only``: just the operations named)."""
     program = api.create_program(name="cost operations")
     asset = api.create_asset(program["id"], symbol="COPS", scale=0)
     people = []
-    for i in range(11):
+    for i in range(1 + RECIPIENTS_MAX):
         created = api.post("/v1/participants", json={"external_id": f"ops-{i}"})
         assert created.status_code == 201, created.text
         people.append(created.json()["id"])
+        if i > 10:
+            continue  # the recipients beyond the tenth only receive; the first 11 are as before
         credit = {
             "program_id": program["id"],
             "asset_id": asset["id"],
@@ -124,14 +133,25 @@ def _operations(stack: LocalStack, api: Any, meter: DynamoMeter) -> dict[str, di
             json={
                 **base,
                 "source_participant_id": people[0],
+                "recipients": [{"participant_id": p, "amount": "1"} for p in people[1:11]],
+            },
+        ),
+        f"transfer to {RECIPIENTS_MAX} recipients": lambda i: api.post(
+            "/v1/transfers",
+            json={
+                **base,
+                "source_participant_id": people[0],
                 "recipients": [{"participant_id": p, "amount": "1"} for p in people[1:]],
             },
         ),
     }
     figures = {}
     for name, send in requests_by_name.items():
+        if only is not None and name not in only:
+            continue
+        count = LARGE_OPERATIONS if name.endswith(f"{RECIPIENTS_MAX} recipients") else OPERATIONS
         meter.reset()
-        for i in range(OPERATIONS):
+        for i in range(count):
             response = send(i)
             assert response.status_code == 201, response.text
         stack.drain()
@@ -139,9 +159,10 @@ def _operations(stack: LocalStack, api: Any, meter: DynamoMeter) -> dict[str, di
         for call in meter.select():
             by_function[call.function] = by_function.get(call.function, 0.0) + call.write_units
         figures[name] = {
-            "wu": meter.write_units() / OPERATIONS,
-            "ru": meter.read_units() / OPERATIONS,
-            "by_function": {f: units / OPERATIONS for f, units in by_function.items()},
+            "wu": meter.write_units() / count,
+            "ru": meter.read_units() / count,
+            "by_function": {f: units / count for f, units in by_function.items()},
+            "count": count,
         }
     return figures
 
@@ -211,8 +232,9 @@ def _figures(meter: DynamoMeter) -> dict[str, Any]:
     }
 
 
-def measure(template: Path) -> dict[str, dict[str, Any]]:
-    """Every scenario against the stack that ``template`` describes (its layers on the path)."""
+def measure(template: Path, operations_only: set[str] | None = None) -> dict[str, dict[str, Any]]:
+    """Every scenario against the stack that ``template`` describes (its layers on the path), or
+    only the money operations named in ``operations_only``."""
     os.environ["SCRIP_EVENT_RETRY_BASE_SECONDS"] = "0"
     stack = LocalStack(template, aws_port=None)
     server = stack.serve("127.0.0.1", 0, background_delivery=False)
@@ -223,6 +245,10 @@ def measure(template: Path) -> dict[str, dict[str, Any]]:
     api = Api(f"http://127.0.0.1:{server.port}", key, organization_id, requests.Session())
     results: dict[str, dict[str, Any]] = {}
     with DynamoMeter() as meter:
+        if operations_only is not None:
+            results["operations"] = _operations(stack, api, meter, operations_only)
+            stack.stop()
+            return results
         results["1 rule"] = _scenario(stack, api, meter, "one", 1, None)
         results["10 rules"] = _scenario(stack, api, meter, "ten", 10, None)
         with receiver() as hooks:
@@ -289,15 +315,8 @@ def _report(results: dict[str, dict[str, Any]], before: dict[str, dict[str, Any]
     if operations:
         lines += [
             "",
-            f"## Money operations ({OPERATIONS} each, over HTTP, every function they trigger)",
-            "",
-            "| operation | WU | RU | WU by function | $ per million |",
-            "|---|---:|---:|---|---:|",
+            *_operations_table(operations),
         ]
-        for name, r in operations.items():
-            split = ", ".join(f"{f} {u:.1f}" for f, u in sorted(r["by_function"].items(), key=lambda kv: -kv[1]) if u)
-            dollars = r["wu"] * PRICE_PER_MILLION_WRITE_UNITS + r["ru"] * PRICE_PER_MILLION_READ_UNITS
-            lines.append(f"| {name} | {r['wu']:.1f} | {r['ru']:.1f} | {split} | {dollars:.2f} |")
     for name, r in results.items():
         if name == "operations":
             continue
@@ -328,12 +347,57 @@ def _report(results: dict[str, dict[str, Any]], before: dict[str, dict[str, Any]
     return lines
 
 
+def _operations_table(operations: dict[str, dict[str, Any]]) -> list[str]:
+    lines = [
+        "## Money operations (over HTTP, every function they trigger)",
+        "",
+        "| operation | counted | WU | RU | WU by function | $ per million |",
+        "|---|---:|---:|---:|---|---:|",
+    ]
+    for name, r in operations.items():
+        split = ", ".join(f"{f} {u:.1f}" for f, u in sorted(r["by_function"].items(), key=lambda kv: -kv[1]) if u)
+        dollars = r["wu"] * PRICE_PER_MILLION_WRITE_UNITS + r["ru"] * PRICE_PER_MILLION_READ_UNITS
+        lines.append(
+            f"| {name} | {r.get('count', OPERATIONS)} | {r['wu']:.1f} | {r['ru']:.1f} | {split} | {dollars:.2f} |"
+        )
+    return lines
+
+
+def _replace_operations(names: set[str]) -> list[str]:
+    """Count only ``names`` again and put their rows into the results file's table, the rest kept."""
+    fresh = measure(MEASURED / "template.yaml", operations_only=names)["operations"]
+    text = RESULTS.read_text()
+    start = text.index("## Money operations")
+    end = text.find("\n## ", start + 1)
+    end = len(text) if end == -1 else end + 1
+    rows = {}
+    for line in text[start:end].splitlines()[4:]:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) >= 5:
+            rows[cells[0]] = line
+    table = _operations_table(fresh)
+    for line in table[4:]:
+        rows[line.strip("|").split("|")[0].strip()] = line
+    lines = [*table[:4], *rows.values()]
+    RESULTS.write_text(text[:start] + "\n".join(lines) + "\n" + ("\n" if end < len(text) else "") + text[end:])
+    return lines
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--json", action="store_true", help="print the figures as JSON (for --before)")
     parser.add_argument("--before", type=Path, help="another checkout to measure in the same run")
     parser.add_argument("--label", default="the previous commit", help="what --before is")
+    parser.add_argument(
+        "--operations",
+        nargs="+",
+        metavar="NAME",
+        help="count only these money operations (e.g. 'transfer to 100 recipients') and update their rows",
+    )
     arguments = parser.parse_args()
+    if arguments.operations:
+        print("\n".join(_replace_operations(set(arguments.operations))))
+        return 0
     results = measure(MEASURED / "template.yaml")
     if arguments.json:
         print(json.dumps(results, default=dict))

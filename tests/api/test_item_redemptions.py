@@ -15,10 +15,11 @@ from typing import Any
 import pytest
 
 from scrip.domain import clock
-from scrip.domain.ledger import EntityType
+from scrip.domain.ledger import ActionType, EntityType
 from scrip.domain.organizations import Caller
 from scrip.services import balances
 from scrip.storage import redemptions as redemption_store
+from scrip.storage import rewards as reward_store
 from scrip_local.metering import DynamoMeter
 from scrip_local.stack import LocalStack
 from tests.api.ledger_helpers import Ledger, make_ledger, postings
@@ -185,15 +186,19 @@ def test_an_archived_asset_answers_before_the_reward_status(ledger: Ledger) -> N
 
 
 def test_an_unlinked_asset_is_422(ledger: Ledger) -> None:
-    """A reward whose asset was unlinked from the program since (possible while no entry exists)."""
+    """A reward whose asset was unlinked from the program since: unlinking waits for the reward to
+    be archived (and for no entry to exist), but an archived reward may be made ACTIVE again."""
     alice = ledger.participant()
     fresh = ledger.api.create_asset(ledger.program["id"], name="Fresh", symbol=f"FR{uuid.uuid4().hex[:4]}")
     reward = create_reward(ledger, asset_id=fresh["id"])
     other = ledger.api.create_program(name="Elsewhere")
     linked = ledger.api.post(f"/v1/programs/{other['id']}/assets", json={"asset_id": fresh["id"]})
     assert linked.status_code in (200, 201), linked.text
+    path = f"/v1/programs/{ledger.program['id']}/rewards/{reward['id']}"
+    assert ledger.api.patch(path, json={"status": "ARCHIVED"}).status_code == 200
     unlinked = ledger.api.delete(f"/v1/programs/{ledger.program['id']}/assets/{fresh['id']}")
     assert unlinked.status_code in (200, 204), unlinked.text
+    assert ledger.api.patch(path, json={"status": "ACTIVE"}).status_code == 200
     assert error(redeem(ledger, alice, reward)) == (422, "asset_not_linked")  # before the balance
 
 
@@ -310,9 +315,21 @@ def test_max_per_participant_counts_each_participant_apart(ledger: Ledger) -> No
     assert error(redeem(ledger, bob, reward, quantity=3)) == (422, "participant_limit_exceeded")
 
 
+# The issue's scale: 100 concurrent requests through HTTP (threads against the local stack, whose
+# single lock serialises the DynamoDB calls, so each race takes a few seconds, not one).
+RACERS = 100
+
+
+def _redemption_entries(ledger: Ledger) -> list[Any]:
+    return [
+        e for e in ledger_invariants.all_entries(ledger.api.organization_id) if e.action_type == ActionType.REDEMPTION
+    ]
+
+
 def test_concurrent_redemptions_never_oversell(ledger: Ledger) -> None:
-    """30 requests for a reward with 10 units left: exactly 10 succeed, the rest are refused."""
-    participants = [ledger.participant() for _ in range(6)]
+    """100 requests for a reward with 10 units left: exactly 10 succeed, the rest are refused, and
+    the losers leave nothing behind (no journal entry, no debit, no count)."""
+    participants = [ledger.participant() for _ in range(10)]
     for participant in participants:
         ledger.adjust(participant, "1000")
     reward = create_reward(ledger, max_total=12)
@@ -321,30 +338,42 @@ def test_concurrent_redemptions_never_oversell(ledger: Ledger) -> None:
     def one(index: int) -> Any:
         return redeem(ledger, participants[index % len(participants)], reward)
 
-    with ThreadPoolExecutor(max_workers=10) as pool:
-        responses = list(pool.map(one, range(30)))
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        responses = list(pool.map(one, range(RACERS)))
     codes = sorted(r.status_code for r in responses)
-    assert codes == [201] * 10 + [422] * 20, [r.text for r in responses if r.status_code not in (201, 422)]
+    assert codes == [201] * 10 + [422] * 90, [r.text for r in responses if r.status_code not in (201, 422)]
     assert {r.json()["code"] for r in responses if r.status_code == 422} == {"reward_out_of_stock"}
     now = reward_now(ledger, reward)
     assert (now["redeemed_count"], now["status"]) == (12, "OUT_OF_STOCK")
     redeemed = [r for p in participants for r in redemptions_of(ledger, p)]
     assert sum(r["quantity"] for r in redeemed) == 12
-    spent = sum(1000 - int(ledger.balance(p)["available"]) for p in participants)
-    assert spent == 12 * 25
+    assert len(_redemption_entries(ledger)) == 11  # the first one and the 10 winners, nothing else
+    stored = reward_store.get(ledger.api.organization_id, reward["id"])
+    assert stored is not None
     for participant in participants:
+        mine = sum(r["quantity"] for r in redemptions_of(ledger, participant))
+        assert reward_store.participant_count(stored.reward, participant) == mine
+        assert ledger.balance(participant)["available"] == str(1000 - 25 * mine)
         ledger_invariants.check(ledger.api.organization_id, [participant], ledger.points["id"], set())
 
 
 def test_concurrent_redemptions_never_pass_max_per_participant(ledger: Ledger) -> None:
+    """100 requests by one participant for a reward capped at 3 each: exactly 3 succeed."""
     alice = ledger.participant()
     ledger.adjust(alice, "1000")
     reward = create_reward(ledger, max_per_participant=3)
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        responses = list(pool.map(lambda _: redeem(ledger, alice, reward), range(12)))
-    assert sorted(r.status_code for r in responses) == [201] * 3 + [422] * 9
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        responses = list(pool.map(lambda _: redeem(ledger, alice, reward), range(RACERS)))
+    codes = sorted(r.status_code for r in responses)
+    assert codes == [201] * 3 + [422] * (RACERS - 3), [r.text for r in responses if r.status_code not in (201, 422)]
     assert {r.json()["code"] for r in responses if r.status_code == 422} == {"participant_limit_exceeded"}
     assert ledger.balance(alice)["available"] == str(1000 - 3 * 25)
+    assert len(redemptions_of(ledger, alice)) == 3
+    assert len(_redemption_entries(ledger)) == 3
+    assert reward_now(ledger, reward)["redeemed_count"] == 3
+    stored = reward_store.get(ledger.api.organization_id, reward["id"])
+    assert stored is not None and reward_store.participant_count(stored.reward, alice) == 3
+    ledger_invariants.check(ledger.api.organization_id, [alice], ledger.points["id"], set())
 
 
 def test_an_uncapped_reward_counts_every_concurrent_unit(ledger: Ledger) -> None:

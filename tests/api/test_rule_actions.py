@@ -878,22 +878,7 @@ def test_set_attribute_literal_and_cel_values(api: Api, stack: LocalStack) -> No
     assert "city" not in _attributes(api, who)
 
 
-# ---------------------------------------------------------------- SET_TIER
-
-
-def test_set_tier_is_refused_at_rule_creation(api: Api) -> None:
-    program_id, _ = _setup(api)
-    response = api.post(
-        "/v1/rules",
-        json={
-            "program_id": program_id,
-            "name": "tier",
-            "condition": "true",
-            "actions": [{"type": "SET_TIER", "tier": "status", "level": "gold"}],
-        },
-    )
-    assert response.status_code == 400, response.text
-    assert api.get(f"/v1/rules?program_id={program_id}").json()["data"] == []
+# SET_TIER: tests/api/test_tier_rules.py
 
 
 # ---------------------------------------------------------- SCHEDULE_EVENT

@@ -72,7 +72,11 @@ def test_create_get_and_order_assignment(api: Api, world: dict[str, Any]) -> Non
             {"actions": [{"type": "COUNTER", "key": "orders", "value": "1", "reset_after": "weekly"}]},
             "actions.0.reset_after",
         ),
-        ({"actions": [{"type": "SET_TIER", "tier": "status", "level": "gold"}]}, "actions.0.type"),
+        (
+            {"actions": [{"type": "SET_TIER", "tier": "status", "level": "gold", "expires_at": "soon"}]},
+            "actions.0.expires_at",
+        ),
+        ({"actions": [{"type": "SET_TIER", "tier": "status"}]}, "actions.0.level"),
         ({"actions": [{"type": "SCHEDULE_EVENT", "event_name": "x", "delay": "later"}]}, "actions.0.delay"),
         ({"actions": [{"type": "VOID_HOLD", "asset_id": "{lots}"}]}, "actions.0.reference_id"),
         ({"actions": [{"type": "TAG", "tag": "x", "target": {"type": "PARTICIPANT"}}]}, "actions.0.target"),

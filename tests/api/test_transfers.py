@@ -6,11 +6,14 @@ from __future__ import annotations
 import json
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
+from scrip.domain import clock
+from scrip.domain.errors import Conflict
 from scrip.domain.ledger import participant_account
 from scrip.services import transfers
 from scrip.storage import ledger as ledger_store
@@ -478,18 +481,72 @@ def _check_ledger(ledger: Ledger, owners: list[str], expected_total: Decimal, *,
     assert total == expected_total
 
 
-def test_a_100_recipient_lot_transfer_survives_a_crash_at_every_step(
+def _total(ledger: Ledger, owners: list[str]) -> Decimal:
+    """The sum of the owners' balances, as any reader sees them."""
+    org, asset_id = ledger.api.organization_id, ledger.points["id"]
+    return sum(
+        (ledger_store.read_balance(org, participant_account(o), asset_id).balance.available for o in set(owners)),
+        Decimal(0),
+    )
+
+
+def _markers(ledger: Ledger, owners: list[str]) -> set[str]:
+    """The staged transfers' markers left on these owners' balances, as stored."""
+    org, asset_id = ledger.api.organization_id, ledger.points["id"]
+    return {
+        entry_id
+        for owner in owners
+        for entry_id in ledger_store.read_balance_as_stored(org, participant_account(owner), asset_id).incoming
+    }
+
+
+def _dying_at(real_write: Any, step: int, committed: bool) -> Any:
+    """``transactions.write`` of a process that dies at transaction ``step + 1`` (after it
+    landed when ``committed``): nothing it writes from then on lands either."""
+    calls = 0
+
+    def write(writes: Any) -> None:
+        nonlocal calls
+        calls += 1
+        if calls > step + 1:
+            raise Crash("the process is gone")
+        if calls == step + 1:
+            if committed:
+                real_write(writes)  # the answer is lost after the commit
+            raise Crash(f"crash at transaction {step + 1}")
+        real_write(writes)
+
+    return write
+
+
+def _sweep() -> transfers.SweepReport:
+    """The deadline sweep as the minute after the deadline runs it."""
+    return transfers.abort_overdue(clock.now() + transfer_store.DEADLINE + timedelta(seconds=1))
+
+
+# A 100-leg LOT transfer to 99 participants is 7 transactions: the progress item, the markers,
+# the commit point, then 4 chunks of legs. The process dies before the first, or right after
+# each one landed (dying just before transaction k leaves what dying after k - 1 leaves).
+COMMIT_STEP, TRANSACTIONS = 2, 7
+FAILURE_POINTS = [(0, False), *((step, True) for step in range(TRANSACTIONS))]
+OBSERVERS = ("balance", "lots", "statement")  # the first reader after the crash, in turn
+
+
+def test_a_100_recipient_lot_transfer_is_never_seen_half_applied(
     lot_ledger: Ledger, stack: LocalStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ledger = lot_ledger
+    asset_id = ledger.points["id"]
     alice = ledger.participant()
     for _ in range(3):
         assert ledger.adjust(alice, "20000").status_code == 200  # three source lots
     people = [ledger.participant() for _ in range(99)]
-    # 100 legs, one recipient twice; amounts vary so that a leg applied twice shows.
+    # 100 legs, one recipient twice (legs 0 and 99: chunks 1 and 4); amounts vary so that a leg
+    # applied twice shows.
     recipients = [{"participant_id": p, "amount": str(i % 7 + 1)} for i, p in enumerate([*people, people[0]])]
     owners = [alice, *people]
     moved = sum(Decimal(r["amount"]) for r in recipients)
+    last = people[-1]  # its only leg is in the last chunk: the one a crash leaves unapplied longest
     real_write = transactions.write
     steps: list[int] = []
 
@@ -500,41 +557,54 @@ def test_a_100_recipient_lot_transfer_survives_a_crash_at_every_step(
     monkeypatch.setattr(transactions, "write", counting)
     clean = transfer(ledger, recipients, source_participant_id=alice, idempotency_key="clean")
     assert clean.status_code == 201, clean.text
-    assert len(steps) == 5 and max(steps) <= 100  # the entry and source side, then 4 chunks of legs
+    assert len(steps) == TRANSACTIONS and max(steps) <= 100
     _check_ledger(ledger, owners, Decimal(60000))
-    transfers_done = 1
+    assert not _markers(ledger, owners)
+    done = 1
 
-    for step in range(len(steps)):
-        for committed in (False, True):
-            calls = 0
+    def observed(kind: str) -> Decimal:
+        """What one GET shows of ``last``'s credit so far (its balance, lots or statement)."""
+        base = f"/v1/participants/{last}"
+        if kind == "balance":
+            return Decimal(available(ledger, last))
+        if kind == "lots":
+            return sum((Decimal(lot["remaining"]) for lot in lots(ledger, last)), Decimal(0))
+        got = ledger.api.get(f"{base}/statement?asset_id={asset_id}")
+        assert got.status_code == 200, got.text
+        return Decimal(got.json()["closing_balance"])
 
-            def crashing(writes: Any, step: int = step, committed: bool = committed) -> None:
-                nonlocal calls
-                calls += 1
-                if calls == step + 1:
-                    if committed:
-                        real_write(writes)  # the answer is lost after the commit
-                    raise Crash(f"crash at transaction {step + 1}")
-                real_write(writes)
-
-            monkeypatch.setattr(transactions, "write", crashing)
-            key = f"crash-{step}-{committed}"
-            crashed = transfer(ledger, recipients, source_participant_id=alice, idempotency_key=key)
-            assert crashed.status_code == 500
-            monkeypatch.setattr(transactions, "write", real_write)
-            stack.drain()  # the stream finishes what the crash left
-            if step > 0 or committed:
-                transfers_done += 1
-            _check_ledger(ledger, owners, Decimal(60000))
-            assert available(ledger, alice) == str(60000 - moved * transfers_done)
-            # The client's retry: the original answer (200), or the transfer now (201); never twice.
-            retried = transfer(ledger, recipients, source_participant_id=alice, idempotency_key=key)
-            assert retried.status_code == (200 if step > 0 or committed else 201), retried.text
-            if retried.status_code == 201:
-                transfers_done += 1
-            assert available(ledger, alice) == str(60000 - moved * transfers_done)
+    for index, (step, landed) in enumerate(FAILURE_POINTS):
+        monkeypatch.setattr(transactions, "write", _dying_at(real_write, step, landed))
+        key = f"crash-{step}-{landed}"
+        crashed = transfer(ledger, recipients, source_participant_id=alice, idempotency_key=key)
+        assert crashed.status_code == 500
+        monkeypatch.setattr(transactions, "write", real_write)
+        committed = step > COMMIT_STEP or (step == COMMIT_STEP and landed)
+        # Before any recovery, what observers see: all of it or none of it.
+        # ``last`` (leg 98) gets 98 % 7 + 1 = 1 per transfer.
+        assert observed(OBSERVERS[index % len(OBSERVERS)]) == done + committed, (step, landed)
+        assert Decimal(available(ledger, alice)) == 60000 - moved * (done + committed)
+        assert Decimal(available(ledger, people[0])) == 3 * (done + committed)
+        entries = ledger.api.get(f"/v1/journal-entries?participant_id={alice}&action_type=TRANSFER&limit=100")
+        assert len(entries.json()["data"]) == done + committed
+        assert _total(ledger, owners) == 60000  # the sum of all balances never changes
+        done += committed
+        # Recovery: the stream finishes a committed one; the deadline sweep undoes the rest.
+        stack.drain()
+        swept = _sweep()
+        prepared = step > 0 or landed  # the progress item exists
+        assert swept.aborted == (1 if prepared and not committed else 0)
+        assert not _markers(ledger, owners)
+        _check_ledger(ledger, owners, Decimal(60000))
+        # The client's retry: the original answer (200), or, after an undo, the transfer now (201).
+        retried = transfer(ledger, recipients, source_participant_id=alice, idempotency_key=key)
+        assert retried.status_code == (200 if committed else 201), retried.text
+        done += not committed
+        assert Decimal(available(ledger, alice)) == 60000 - moved * done
     _check_ledger(ledger, owners, Decimal(60000))
-    assert available(ledger, people[0]) == str(3 * transfers_done)  # legs 0 and 99: 1 + 2 each time
+    assert available(ledger, people[0]) == str(3 * done)  # legs 0 and 99: 1 + 2 each time, never twice
+    assert available(ledger, last) == str(done)
+    assert not _markers(ledger, owners)
 
 
 def test_drivers_racing_to_finish_a_staged_transfer_apply_each_leg_once(
@@ -545,16 +615,8 @@ def test_drivers_racing_to_finish_a_staged_transfer_apply_each_leg_once(
     people = [ledger.participant() for _ in range(60)]
     recipients = [{"participant_id": p, "amount": "2"} for p in people]
     real_write = transactions.write
-    calls = 0
-
-    def crash_after_the_first(writes: Any) -> None:
-        nonlocal calls
-        calls += 1
-        real_write(writes)
-        if calls == 1:
-            raise Crash("after the entry and the source side committed")
-
-    monkeypatch.setattr(transactions, "write", crash_after_the_first)
+    # The process dies right after the commit point: the entry and the source's side landed.
+    monkeypatch.setattr(transactions, "write", _dying_at(real_write, COMMIT_STEP, True))
     assert transfer(ledger, recipients, source_participant_id=alice).status_code == 500
     monkeypatch.setattr(transactions, "write", real_write)
     entries = ledger.api.get(f"/v1/journal-entries?participant_id={alice}&action_type=TRANSFER").json()["data"]
@@ -563,3 +625,134 @@ def test_drivers_racing_to_finish_a_staged_transfer_apply_each_leg_once(
         list(pool.map(lambda _: transfers.finish(ledger.api.organization_id, entry["id"]), range(4)))
     assert {available(ledger, p) for p in people} == {"2"}
     _check_ledger(ledger, [alice, *people], Decimal(1000), lot_mode=False)
+
+
+def _staged_simple(ledger: Ledger, count: int = 60) -> tuple[str, list[str], list[dict[str, Any]]]:
+    """A source with 1000 and ``count`` recipients of 2 each: staged (more than ~47 recipients),
+    5 transactions: the progress item, the markers, the commit point, 2 chunks of legs."""
+    alice = ledger.participant()
+    assert ledger.adjust(alice, "1000").status_code == 200
+    people = [ledger.participant() for _ in range(count)]
+    return alice, people, [{"participant_id": p, "amount": "2"} for p in people]
+
+
+def test_an_adjust_while_a_transfer_prepares_sees_nothing_of_it_and_keeps_its_marker(
+    ledger: Ledger, stack: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alice, people, recipients = _staged_simple(ledger)
+    real_write = transactions.write
+    monkeypatch.setattr(transactions, "write", _dying_at(real_write, 1, True))  # markers set, no commit
+    assert transfer(ledger, recipients, source_participant_id=alice, idempotency_key="k").status_code == 500
+    monkeypatch.setattr(transactions, "write", real_write)
+    (marker,) = _markers(ledger, people)
+    # A debit finds nothing to take: the transfer is not committed, so it does not exist yet.
+    assert ledger.adjust(people[0], "2", type="DEBIT").json()["code"] == "insufficient_balance"
+    assert ledger.adjust(people[0], "5").status_code == 200
+    assert available(ledger, people[0]) == "5" and available(ledger, alice) == "1000"
+    assert marker in _markers(ledger, [people[0]])  # the adjust's write carried the marker over
+    assert stack.fire_schedule("LotJobsFunction")["transfers_aborted"] == 0  # not before its deadline
+    monkeypatch.setenv("SCRIP_CLOCK_OFFSET_SECONDS", str(transfer_store.DEADLINE.total_seconds() + 1))
+    assert stack.fire_schedule("LotJobsFunction")["transfers_aborted"] == 1  # the minute after it
+    monkeypatch.delenv("SCRIP_CLOCK_OFFSET_SECONDS")
+    assert not _markers(ledger, people)
+    progress = transfer_store.get(ledger.api.organization_id, marker)
+    assert progress is not None and progress.status == transfer_store.ABORTED
+    _check_ledger(ledger, [alice, *people], Decimal(1005), lot_mode=False)
+    # The key's replay after the undo runs the transfer anew.
+    again = transfer(ledger, recipients, source_participant_id=alice, idempotency_key="k")
+    assert again.status_code == 201, again.text
+    assert available(ledger, people[0]) == "7" and available(ledger, alice) == "880"
+    _check_ledger(ledger, [alice, *people], Decimal(1005), lot_mode=False)
+
+
+def test_an_adjust_after_the_commit_point_finishes_the_transfer_first(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alice, people, recipients = _staged_simple(ledger)
+    pool = group(ledger, people[0])
+    recipients.append({"group_id": pool, "amount": "4"})  # the last leg, in the last chunk
+    real_write = transactions.write
+    monkeypatch.setattr(transactions, "write", _dying_at(real_write, 2, True))  # committed, no leg applied
+    assert transfer(ledger, recipients, source_participant_id=alice).status_code == 500
+    monkeypatch.setattr(transactions, "write", real_write)
+    # The last recipient holds only what the transfer owes it: the debit sees it.
+    debit = ledger.adjust(people[-1], "2", type="DEBIT")
+    assert debit.status_code == 200, debit.text
+    assert available(ledger, people[-1]) == "0" and available(ledger, people[0]) == "2"
+    assert group_available(ledger, pool) == "4"
+    assert not _markers(ledger, people)
+    _check_ledger(ledger, [alice, *people], Decimal(994), lot_mode=False)
+
+
+def test_a_reader_undoes_a_transfer_left_preparing_past_its_deadline(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alice, people, recipients = _staged_simple(ledger)
+    real_write = transactions.write
+    monkeypatch.setattr(transactions, "write", _dying_at(real_write, 1, True))
+    assert transfer(ledger, recipients, source_participant_id=alice).status_code == 500
+    monkeypatch.setattr(transactions, "write", real_write)
+    (marker,) = _markers(ledger, people)
+    assert available(ledger, people[0]) == "0"  # before the deadline: left alone
+    assert marker in _markers(ledger, people)
+    # The marker created the balance item at zero: no balance row for it all the same.
+    assert ledger.api.get(f"/v1/participants/{people[1]}/balances").json()["data"] == []
+    monkeypatch.setenv("SCRIP_CLOCK_OFFSET_SECONDS", str(transfer_store.DEADLINE.total_seconds() + 1))
+    assert available(ledger, people[0]) == "0"
+    assert not _markers(ledger, people)  # the reader undid it
+    progress = transfer_store.get(ledger.api.organization_id, marker)
+    assert progress is not None and progress.status == transfer_store.ABORTED
+
+
+def test_a_commit_after_the_undo_is_409_and_leaves_nothing(ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
+    alice, people, recipients = _staged_simple(ledger)
+    real_prepare = transfer_store.prepare
+
+    def slow_prepare(org: str, entry_id: str, *args: Any) -> transfer_store.Progress:
+        progress = real_prepare(org, entry_id, *args)
+        assert transfer_store.abort(org, entry_id)  # the sweep ran while the request stalled
+        return progress
+
+    monkeypatch.setattr(transfer_store, "prepare", slow_prepare)
+    late = transfer(ledger, recipients, source_participant_id=alice, idempotency_key="late")
+    assert late.status_code == 409 and late.json()["code"] == "conflict", late.text
+    monkeypatch.setattr(transfer_store, "prepare", real_prepare)
+    assert available(ledger, alice) == "1000" and not _markers(ledger, people)
+    assert ledger.api.get(f"/v1/journal-entries?participant_id={alice}&action_type=TRANSFER").json()["data"] == []
+    again = transfer(ledger, recipients, source_participant_id=alice, idempotency_key="late")
+    assert again.status_code == 201 and available(ledger, alice) == "880"
+
+
+def test_concurrent_adjusts_on_recipients_while_a_staged_transfer_runs(ledger: Ledger) -> None:
+    alice, people, recipients = _staged_simple(ledger)
+
+    def credit(person: str) -> int:
+        return int(ledger.adjust(person, "1").status_code)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        moving = pool.submit(lambda: transfer(ledger, recipients, source_participant_id=alice).status_code)
+        statuses = list(pool.map(credit, people[::6]))
+    assert moving.result() == 201 and set(statuses) == {200}
+    assert {available(ledger, p) for p in people[::6]} == {"3"} and not _markers(ledger, people)
+    _check_ledger(ledger, [alice, *people], Decimal(1000 + len(statuses)), lot_mode=False)
+
+
+def test_a_request_that_fails_after_preparing_undoes_it_before_answering(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alice, people, recipients = _staged_simple(ledger)
+    real_prepare = transfer_store.prepare
+    prepared: list[str] = []
+
+    def failing_prepare(org: str, entry_id: str, *args: Any) -> transfer_store.Progress:
+        real_prepare(org, entry_id, *args)
+        prepared.append(entry_id)
+        raise Conflict("the commit lost to a concurrent change")
+
+    monkeypatch.setattr(transfer_store, "prepare", failing_prepare)
+    failed = transfer(ledger, recipients, source_participant_id=alice, idempotency_key="undo")
+    assert failed.status_code == 409, failed.text
+    (entry_id,) = prepared
+    progress = transfer_store.get(ledger.api.organization_id, entry_id)
+    assert progress is not None and (progress.status, progress.marked) == (transfer_store.ABORTED, 0)
+    assert not _markers(ledger, people) and available(ledger, alice) == "1000"

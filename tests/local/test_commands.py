@@ -167,4 +167,4 @@ def test_invoke_runs_the_scheduled_lot_job() -> None:
         check=True,
     )
     report = json.loads(result.stdout[result.stdout.index("{\n") :])
-    assert report == {"matured": 0, "expired": 0, "journal_entry_ids": []}
+    assert report == {"matured": 0, "expired": 0, "journal_entry_ids": [], "transfers_aborted": 0}

@@ -140,5 +140,5 @@ def test_a_stored_action_reads_into_a_typed_action() -> None:
     assert RuleAction.of({"type": "TAG", "tag": "vip", "target": {}}).target is None
 
 
-def test_every_action_type_has_a_runner_but_set_tier() -> None:
-    assert set(rule_actions.RUNNERS) == set(RuleActionType) - {RuleActionType.SET_TIER}
+def test_every_action_type_has_a_runner() -> None:
+    assert set(rule_actions.RUNNERS) == set(RuleActionType)

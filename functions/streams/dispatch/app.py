@@ -1,11 +1,11 @@
 """DynamoDB stream consumer: what a committed change sets in motion.
 
 * a PENDING event (new, after a failed attempt, after POST /retry) is queued for processing;
-* a BROADCAST request fans out into one SYSTEM event per enrolled participant;
+* a RUNNING fan-out job (a BROADCAST: one SYSTEM event per enrolled participant) runs its next page;
 * a committed journal entry, an event that finished, a new participant become webhook
   notifications, with one delivery per subscribed endpoint;
 * a PENDING webhook delivery that is due is queued for sending;
-* a PENDING staged transfer gets the recipient legs it still owes.
+* a COMMITTED staged transfer gets the recipient legs it still owes.
 
 One consumer for all of them keeps the table's stream at two readers (this one and
 LedgerTotalsFunction), as DynamoDB Streams recommends. Every step is idempotent, so a
@@ -38,18 +38,25 @@ def record_handler(record: ItemChangeRecord) -> None:
         return
     old = record.dynamodb.OldImage or {}
     entity = image.get("entity")
-    if entity == "BROADCAST":
-        metrics.add_metric(name="BroadcastEventsCreated", unit="Count", value=follow_ups.fan_out(image))
+    if entity == "FANOUT":
+        # One page of a fan-out job per record showing it RUNNING; the page's cursor advance is
+        # the next record (services/fanouts.py). Imported here: most batches never carry one.
+        from scrip.services import fanouts
+
+        created = fanouts.run_page(str(image["organization_id"]), str(image["id"]), int(image["page"]))
+        metrics.add_metric(name="FanOutEffectsCreated", unit="Count", value=created)
         return
     if entity == "WEBHOOK_DELIVERY":
         _pending_deliveries.append(image)
         return
     if entity == "TRANSFER_PROGRESS":
-        # A staged transfer left PENDING (its request crashed or lost a race): apply the legs it
-        # still owes. Imported here: most batches never carry one.
-        from scrip.services import transfers
+        # A staged transfer COMMITTED and not yet COMPLETED (its request crashed or lost a race):
+        # apply the legs it still owes. PREPARING ones are the deadline sweep's. Imported here:
+        # most batches never carry one.
+        if image.get("status") in ("COMMITTED", "PENDING"):  # PENDING: written before PREPARING existed
+            from scrip.services import transfers
 
-        transfers.finish(str(image["organization_id"]), str(image["journal_entry_id"]))
+            transfers.finish(str(image["organization_id"]), str(image["journal_entry_id"]))
         return
     if entity == "EVENT":
         _pending_events.append(image)

@@ -1,6 +1,7 @@
 """POST /v1/transfers: move value from one source to 1-100 recipients in one journal entry."""
 
 from scrip.api.endpoint import HttpEndpoint
+from scrip.api.responses import documented
 from scrip.api.schemas.transfers import TransferRequestBody, TransferResponse
 from scrip.domain.idempotency import StoredResponse
 from scrip.services import transfers
@@ -25,7 +26,16 @@ endpoint = HttpEndpoint()
     "replay, 409 idempotency_conflict for the same key with another payload. Emits transfer.completed, "
     "balance.debited for the source and balance.credited for each recipient.",
     tags=["Transfers"],
-    responses={200: {"description": "Idempotent replay: the original body"}, 201: {"description": "Transferred"}},
+    responses=documented(
+        {201: "Transferred", 200: "Idempotent replay: the original body"},
+        {
+            400: "`validation_error`; `invalid_scale`; `self_transfer`",
+            404: "`not_found`: program, asset, source or a recipient",
+            409: "`idempotency_conflict`; `participant_inactive`; `group_archived`; `conflict`: a staged transfer "
+            "undone at its deadline before this request committed it, or recipients changing too often (retry)",
+            422: "`program_not_active`, `asset_not_linked`, `max_transaction_amount_exceeded`, `insufficient_balance`",
+        },
+    ),
 )
 def create_transfer(body: TransferRequestBody) -> tuple[TransferResponse, int]:
     answer = transfers.create(

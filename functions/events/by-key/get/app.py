@@ -4,6 +4,7 @@ from typing import Annotated
 from uuid import UUID
 
 from scrip.api.endpoint import HttpEndpoint
+from scrip.api.responses import documented
 from scrip.api.schemas.common import Query
 from scrip.api.schemas.events import EventDetail
 from scrip.services import events
@@ -18,6 +19,7 @@ endpoint = HttpEndpoint()
     "(keys are scoped to the program and compared exactly). No such event → 404 not_found. The literal path "
     "takes precedence over /v1/events/{id}.",
     tags=["Events"],
+    responses=documented({200: "The event"}, {404: "`not_found`: no event has this key in the program"}),
 )
 def get_event_by_key(
     program_id: Annotated[UUID, Query()],

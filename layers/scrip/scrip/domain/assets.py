@@ -46,6 +46,9 @@ class Asset:
     updated_at: datetime
     deleted_at: datetime | None
     version: int = 1
+    # Programs that have posted a journal entry in this asset: a link in this set is permanent
+    # (01 §6.9.7). Grows only, written by the first posting of each program (services.posting).
+    posted_program_ids: frozenset[str] = frozenset()
 
     def require_active(self) -> None:
         if self.status is AssetStatus.ARCHIVED:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -45,6 +45,8 @@ class Snapshot:
     tags: list[str]
     counters: dict[str, Decimal]
     attributes: dict[str, str]
+    # The event program's tiers where the participant holds a level: {tier_key: {level, rank}} (02 §4.11).
+    tiers: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def activation(event_data: dict[str, Any], snapshot: Snapshot, now: datetime) -> dict[str, Any]:
@@ -58,6 +60,7 @@ def activation(event_data: dict[str, Any], snapshot: Snapshot, now: datetime) ->
             "tags": snapshot.tags,
             "counters": snapshot.counters,
             "attributes": snapshot.attributes,
+            "tiers": snapshot.tiers,
         },
         "now": now,
     }

@@ -179,13 +179,6 @@ def validate_actions(
             raise _fail(
                 f"{prefix}.type", f"unknown action type {action.get('type')!r}", "enum", action.get("type")
             ) from None
-        if kind is RuleActionType.SET_TIER:
-            raise _fail(
-                f"{prefix}.type",
-                "SET_TIER needs tiers, which this deployment does not have yet",
-                "unavailable",
-                kind.value,
-            )
         for name in REQUIRED[kind]:
             if action.get(name) in (None, ""):
                 raise _fail(f"{prefix}.{name}", f"{kind.value} requires {name}", "required")
@@ -224,11 +217,28 @@ def validate_actions(
             parse_duration(str(action["reset_after"]), field=f"{prefix}.reset_after")
         if kind is RuleActionType.SCHEDULE_EVENT:
             parse_duration(str(action["delay"]), field=f"{prefix}.delay")
+        if kind is RuleActionType.SET_TIER:
+            _check_set_tier(action, prefix)
         target = action.get("target")
         if target is not None:
             _check_target(target, f"{prefix}.target")
         cleaned.append({k: v for k, v in action.items() if v is not None})
     return cleaned
+
+
+def _check_set_tier(action: dict[str, Any], prefix: str) -> None:
+    """SET_TIER (02 §4.10): ``tier`` and ``level`` are keys, checked against the program's tiers
+    when the action runs (a tier may be created after the rule); ``expires_at`` is a duration
+    from the event's processing time, or an RFC 3339 instant as for lots; the program is not a
+    tier holder."""
+    for name in ("tier", "level"):
+        if not isinstance(action[name], str):
+            raise _fail(f"{prefix}.{name}", f"{name} is a key string", received=action[name])
+    if action.get("expires_at"):
+        check_moment(action["expires_at"], f"{prefix}.expires_at")
+    target = action.get("target")
+    if isinstance(target, dict) and target.get("type") == "PROGRAM":
+        raise _fail(f"{prefix}.target.type", "SET_TIER targets a participant or a group", "enum", "PROGRAM")
 
 
 def _check_target(target: Any, field: str) -> None:
@@ -346,6 +356,8 @@ class RuleAction:
     value: str | None = None  # CEL (COUNTER); CEL or literal (SET_ATTRIBUTE)
     reset_after: str | None = None
     tag: str | None = None
+    tier: str | None = None  # SET_TIER: tier and level keys
+    level: str | None = None
     event_name: str | None = None
     delay: str | None = None
     payload: Mapping[str, Any] | None = None
@@ -368,6 +380,8 @@ class RuleAction:
             value=_text(stored.get("value")),
             reset_after=_text(stored.get("reset_after")),
             tag=_text(stored.get("tag")),
+            tier=_text(stored.get("tier")),
+            level=_text(stored.get("level")),
             event_name=_text(stored.get("event_name")),
             delay=_text(stored.get("delay")),
             payload=stored.get("payload"),

@@ -10,14 +10,13 @@ from scrip.domain import assets as asset_rules
 from scrip.domain import clock, ids
 from scrip.domain.assets import Asset, AssetStatus, InventoryMode, IssuancePolicy
 from scrip.domain.errors import Conflict, NotFound
-from scrip.domain.ledger import JournalFilters
 from scrip.domain.organizations import Caller
 from scrip.domain.pagination import Page, decode_cursor, encode_cursor, scope_signature
 from scrip.domain.rules import RuleStatus
 from scrip.services.common import retry_on_stale
 from scrip.storage import assets as asset_store
-from scrip.storage import ledger as ledger_store
 from scrip.storage import programs as program_store
+from scrip.storage import rewards as reward_store
 from scrip.storage import rules as rule_store
 
 
@@ -83,54 +82,58 @@ def unlink_asset(caller: Caller, program_id: str, asset_id: str) -> None:
     """Remove an asset's link to a program (01 §6.7, §6.9.7), refused with ``409 conflict``
     once the link is in use.
 
-    In use means: ledger entries of the asset in the program exist (balances, lots, the
+    In use means: the program has posted a journal entry in the asset (balances, lots, the
     wallet and group balances of the program all come from entries, so none of them exists
     either), or a rule of the program that is not archived names the asset in an action or a
-    budget (it would fail every event it matches), or it is the asset's last program.
+    budget (it would fail every event it matches), or a reward of the program that is not
+    archived is priced in the asset (it could never be redeemed again), or it is the asset's
+    last program.
 
-    The checks read before the unlink commits; a credit or a rule written through the program
-    in that instant (each checks the link when it starts) is not seen. Unlinking is an
-    administrator's rare operation on a link that has never been used, so this window is
-    accepted rather than making every posting check the link inside its transaction.
+    Entries: the asset item records the programs that have posted in it (one read, no journal
+    query). The first posting of a program bumps the asset's version in its own transaction and
+    is conditioned on the link; the unlink is a put conditioned on the version it read. So a
+    first posting racing the unlink either commits first (the unlink fails its condition,
+    re-reads and refuses) or finds the link gone (``422 asset_not_linked``): never both.
+    A rule or a reward written through the program in the instant between the checks and the
+    unlink is not seen; each checks the link when it is written, an administrator's rare
+    operation, and a stale one fails at use with ``asset_not_linked``.
     """
     org = caller.organization_id
     program_store.require(org, program_id)
-    asset = asset_store.require(org, asset_id)
-    if program_id not in asset.program_ids:
-        raise NotFound(f"asset {asset_id} is not linked to program {program_id}")
-    asset_rules.with_program_unlinked(asset, program_id, clock.now())  # the last link stays
-    _refuse_while_in_use(org, program_id, asset_id)
 
     def attempt() -> None:
         current = asset_store.require(org, asset_id)
         if program_id not in current.program_ids:
             raise NotFound(f"asset {asset_id} is not linked to program {program_id}")
-        updated = asset_rules.with_program_unlinked(current, program_id, clock.now())
+        updated = asset_rules.with_program_unlinked(current, program_id, clock.now())  # the last link stays
+        _refuse_while_in_use(org, program_id, current)
         asset_store.unlink(current, replace(updated, version=current.version + 1), program_id)
 
     retry_on_stale(attempt, asset_store.StaleAsset)
 
 
-def _refuse_while_in_use(org: str, program_id: str, asset_id: str) -> None:
+def _refuse_while_in_use(org: str, program_id: str, asset: Asset) -> None:
+    if program_id in asset.posted_program_ids:
+        raise Conflict(
+            f"ledger entries exist for asset {asset.id} in program {program_id}: the link is permanent",
+            details={"reason": "ledger_entries_exist"},
+        )
     referencing = [
         rule.id
         for rule in rule_store.program_rules(org, program_id)
         if rule.status is not RuleStatus.ARCHIVED
-        and any(str(part.get("asset_id")) == asset_id for part in [*rule.actions, *rule.budgets])
+        and any(str(part.get("asset_id")) == asset.id for part in [*rule.actions, *rule.budgets])
     ]
     if referencing:
         raise Conflict(
-            f"rules of program {program_id} use asset {asset_id}; archive them or change their actions first",
+            f"rules of program {program_id} use asset {asset.id}; archive them or change their actions first",
             details={"reason": "rules_reference_asset", "rule_ids": referencing},
         )
-    # One entry is enough: each journal list shard is read until it yields a match or ends.
-    entries, _ = ledger_store.journal_page(
-        org, JournalFilters(program_id=program_id, asset_id=asset_id), limit=1, after=None
-    )
-    if entries:
+    priced = reward_store.priced_in(org, program_id, asset.id)
+    if priced:
         raise Conflict(
-            f"ledger entries exist for asset {asset_id} in program {program_id}: the link is permanent",
-            details={"reason": "ledger_entries_exist"},
+            f"rewards of program {program_id} are priced in asset {asset.id}; archive them first",
+            details={"reason": "rewards_priced_in_asset", "reward_ids": priced},
         )
 
 

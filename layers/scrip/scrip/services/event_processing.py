@@ -48,7 +48,7 @@ from scrip.domain.state import Owner, OwnerKind
 from scrip.observability import logger
 from scrip.outbound import queues
 from scrip.services import participants as participant_service
-from scrip.services import rule_actions
+from scrip.services import rule_actions, tier_events
 from scrip.services.state import ChangeSource
 from scrip.storage import assets as asset_store
 from scrip.storage import budgets as budget_store
@@ -58,6 +58,7 @@ from scrip.storage import programs as program_store
 from scrip.storage import read_cache, table, transactions, unit_of_work
 from scrip.storage import rules as rule_store
 from scrip.storage import state as state_store
+from scrip.storage import tiers as tier_store
 
 _REPLANS = 25
 _DETAIL_CHARS = 300
@@ -67,6 +68,8 @@ _STALE = (
     state_store.StaleState,
     budget_store.BudgetRace,
     event_store.StaleEvent,
+    tier_store.StaleTierState,
+    tier_store.StaleTier,
 )
 
 
@@ -205,8 +208,11 @@ def _resolve(event: Event, program: Program) -> tuple[Participant, Participant |
     return participant, recipient
 
 
-def _snapshot(org: str, participant: Participant) -> Snapshot:
-    stored = state_store.read(org, Owner(OwnerKind.PARTICIPANT, participant.id))
+def _snapshot(org: str, participant: Participant, program_id: str) -> Snapshot:
+    owner = Owner(OwnerKind.PARTICIPANT, participant.id)
+    stored = state_store.read(org, owner)
+    # From the attempt's one read of the participant's partition, as the state above.
+    levels = tier_store.owner_states(state_store.partition(org, owner), program_id)
     now = clock.now()
     return Snapshot(
         participant_id=participant.id,
@@ -215,6 +221,7 @@ def _snapshot(org: str, participant: Participant) -> Snapshot:
         tags=sorted(stored.tags),
         counters={key: counter.effective(now).value for key, counter in stored.counters.items()},
         attributes=stored.attributes,
+        tiers={key: {"level": s.state.level, "rank": s.state.rank} for key, s in sorted(levels.items())},
     )
 
 
@@ -264,7 +271,8 @@ def _plan_and_commit(event: Event) -> Event:
     if program is None:
         raise PermanentFailure(f"invalid program_id: program {event.program_id} not found")
     participant, recipient = _resolve(event, program)
-    variables = activation(plain_numbers(event.event_data), _snapshot(org, participant), event.event_timestamp)
+    snapshot = _snapshot(org, participant, program.id)
+    variables = activation(plain_numbers(event.event_data), snapshot, event.event_timestamp)
     rules = [r for r in rule_store.program_rules(org, program.id) if r.status is RuleStatus.ACTIVE]
     verdicts = judge(rules, variables, clock.now())
     wanted_assets = {str(a["asset_id"]) for v in verdicts if v.matched for a in v.rule.actions if a.get("asset_id")} | {
@@ -296,6 +304,8 @@ def _plan_and_commit(event: Event) -> Event:
                     actions=resolved.actions,
                 )
             )
+        # 02 §6 steps 3 and 5, after every rule so that this event's counter increments count.
+        tier_events.after_rules(org, program.id, event, participant.id, _tiers_set_by_rules(evaluations))
     completed = replace(
         event,
         status=EventStatus.COMPLETED,
@@ -314,6 +324,17 @@ def _plan_and_commit(event: Event) -> Event:
     )
     unit.commit(event_store.save_writes(event, completed))
     return completed
+
+
+def _tiers_set_by_rules(evaluations: list[RuleEvaluation]) -> set[str]:
+    """The tier keys a SET_TIER of this event ran on, whatever its target: automatic qualification
+    leaves them be (02 §4.7.1.3 names the tier key only)."""
+    return {
+        str(action["resolved"]["tier"])
+        for evaluation in evaluations
+        for action in evaluation.actions
+        if action.get("type") == RuleActionType.SET_TIER.value and "resolved" in action
+    }
 
 
 @dataclass

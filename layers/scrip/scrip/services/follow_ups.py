@@ -1,4 +1,4 @@
-"""What a committed event starts: its processing, its BROADCAST fan-out, its scheduled events.
+"""What a committed event starts: its processing, its BROADCAST fan-out pages, its scheduled events.
 
 All three are driven by what was committed (stream records, the scheduled index), never by
 the request that caused them, and each is idempotent: a message or record delivered twice
@@ -15,14 +15,13 @@ from typing import Any
 from scrip import settings
 from scrip.domain import clock
 from scrip.domain.events import EventStatus, EventType, Submission
+from scrip.domain.fanouts import FanOut
 from scrip.domain.participants import ParticipantStatus
 from scrip.outbound import queues
 from scrip.services import events
 from scrip.storage import items as item_values
 from scrip.storage import participants as participant_store
 from scrip.storage import scheduled_events
-
-_PAGE = 200
 
 
 def dispatch(images: list[dict[str, Any]]) -> int:
@@ -40,34 +39,37 @@ def dispatch(images: list[dict[str, Any]]) -> int:
     return len(messages)
 
 
-def fan_out(broadcast: dict[str, Any]) -> int:
-    """One SYSTEM event per participant enrolled in the program (03 §5.4.12)."""
-    org, program_id = str(broadcast["organization_id"]), str(broadcast["program_id"])
-    created, after = 0, None
-    while True:
-        page, after = participant_store.list_page(
-            org, order="BY_CREATED", descending=False, limit=_PAGE, after=after, program_id=program_id
+def broadcast_page(job: FanOut, participant_ids: list[str]) -> int:
+    """A BROADCAST fan-out page (``services/fanouts.py``): one SYSTEM event per enrolled
+    participant not CLOSED (03 §5.4.12); the events created.
+
+    Applied again after a crash, the page creates nothing: each event's idempotency key is the
+    broadcast's prefix and the participant id, and its timestamp the job's creation time, so the
+    replay's payload (and fingerprint) is the same.
+    """
+    org, payload = job.organization_id, job.payload
+    created = 0
+    participants = participant_store.get_many(org, participant_ids)
+    for participant_id in participant_ids:
+        participant = participants.get(participant_id)
+        if participant is None or participant.status is ParticipantStatus.CLOSED:
+            continue
+        submission = Submission(
+            program_id=job.program_id,
+            idempotency_key=f"{payload['key_prefix']}:{participant_id}",
+            event_timestamp=job.created_at,
+            event_data=dict(payload.get("event_data") or {}),
+            participant_id=participant_id,
         )
-        for participant in page:
-            if participant.status is ParticipantStatus.CLOSED:
-                continue
-            submission = Submission(
-                program_id=program_id,
-                idempotency_key=f"{broadcast['key_prefix']}:{participant.id}",
-                event_timestamp=clock.now(),
-                event_data=dict(broadcast.get("event_data") or {}),
-                participant_id=participant.id,
-            )
-            _, replayed = events.ingest(
-                org,
-                submission,
-                event_type=EventType.SYSTEM,
-                origin_event_id=str(broadcast["source_event_id"]),
-                broadcast=True,
-            )
-            created += 0 if replayed else 1
-        if after is None:
-            return created
+        _, replayed = events.ingest(
+            org,
+            submission,
+            event_type=EventType.SYSTEM,
+            origin_event_id=str(payload["source_event_id"]),
+            broadcast=True,
+        )
+        created += 0 if replayed else 1
+    return created
 
 
 @dataclass(frozen=True)

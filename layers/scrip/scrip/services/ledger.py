@@ -268,6 +268,9 @@ def participant_lots(
         "lots", org, participant_id, asset_id, program_id, status, expires_before, expires_after, reference_id
     )
     after = decode_cursor(cursor, scope) if cursor else None
+    # The balance read finishes a COMMITTED staged transfer the participant is still owed (its
+    # lots come with its legs): no reader sees the transfer's entry without the lots.
+    ledger_store.read_balance(org, participant_account(participant_id), asset_id)
     selected = [
         lot
         for lot in lot_store.read(org, participant_account(participant_id), asset_id)

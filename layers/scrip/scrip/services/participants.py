@@ -23,6 +23,7 @@ from scrip.storage import ledger as ledger_store
 from scrip.storage import participants as participant_store
 from scrip.storage import programs as program_store
 from scrip.storage import state as state_store
+from scrip.storage import tiers as tier_store
 from scrip.storage import transactions
 
 SORT_ORDERS = {"created_at": "BY_CREATED", "external_id": "BY_EXTERNAL_ID", "status": "BY_STATUS"}
@@ -56,7 +57,19 @@ def detail(organization_id: str, participant: Participant) -> ParticipantDetail:
         attributes=dict(sorted(state.attributes.items())),
         program_ids=sorted(enrollments),
         balances=[(assets[a], balances[a]) for a in sorted(balances) if a in assets],
+        tiers=_tiers(organization_id, participant.id),
     )
+
+
+def _tiers(organization_id: str, participant_id: str) -> dict[str, Any]:
+    """02 §4.11: ``{tier_key: {level, rank}}`` with the tier's ``program_id`` [inferred]. Tier keys
+    are unique per program only: for a key used by two of the participant's programs, the level
+    acquired last is shown (``/state/tiers?program_id=`` shows each program's)."""
+    states = tier_store.all_owner_states(state_store.partition(organization_id, _owner(participant_id)))
+    shown: dict[str, Any] = {}
+    for state in sorted(states, key=lambda s: (s.acquired_at, s.program_id)):
+        shown[state.tier_key] = {"level": state.level, "rank": state.rank, "program_id": state.program_id}
+    return dict(sorted(shown.items()))
 
 
 def get_participant(caller: Caller, participant_id: str) -> ParticipantDetail:

@@ -21,6 +21,7 @@ from scrip.domain.ledger import GENESIS_HASH, Account, ActionType, Balance, Jour
 from scrip.domain.legs import Leg as Leg  # where the operations that build legs import it from
 from scrip.domain.programs import Program
 from scrip.services.common import StaleRetry, retry_on_stale
+from scrip.storage import assets as asset_store
 from scrip.storage import ledger as ledger_store
 from scrip.storage import transactions
 
@@ -139,6 +140,13 @@ def plan(operation: Operation) -> Plan:
         after[account] = legs.total(touched)
     writes.extend(ledger_store.entry_writes(entry, operation.origin.event_timestamp))
     writes.extend(operation.extra_writes)
+    if operation.program is not None:
+        # The program's first entry in the asset makes the link permanent (01 §6.9.7): recorded
+        # on the asset item in this transaction, so unlinking reads one item and no journal.
+        # Later postings find it already recorded and write nothing more.
+        first = asset_store.first_posting(asset, operation.program.id)
+        if first is not None:
+            writes.append(first)
     return Plan(entry, writes, after)
 
 

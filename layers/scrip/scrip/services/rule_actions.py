@@ -18,11 +18,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from scrip.domain import amounts, cel, clock, ids
+from scrip.domain import amounts, cel, clock
 from scrip.domain.assets import Asset, InventoryMode
 from scrip.domain.clock import parse_rfc3339
 from scrip.domain.errors import ApiError, ValidationFailed
 from scrip.domain.events import ActionFailed, Event, StateChangeRecord
+from scrip.domain.fanouts import FanOutKind
 from scrip.domain.ledger import ActionType as LedgerAction
 from scrip.domain.ledger import Bucket, EntityType
 from scrip.domain.lots import LotFilters
@@ -32,11 +33,10 @@ from scrip.domain.programs import Program
 from scrip.domain.rules import ActionTarget, Rule, RuleAction, RuleActionType
 from scrip.domain.state import Owner as StateOwner
 from scrip.domain.state import OwnerKind, normalize_tag, parse_duration
-from scrip.services import balances, state
+from scrip.services import balances, fanouts, state, tier_events
 from scrip.services.posting import Origin
 from scrip.services.state import ChangeSource
 from scrip.storage import assets as asset_store
-from scrip.storage import broadcasts as broadcast_store
 from scrip.storage import groups as group_store
 from scrip.storage import participants as participant_store
 from scrip.storage import scheduled_events
@@ -476,16 +476,53 @@ def _broadcast(action: RuleAction, scope: ActionScope) -> ActionResult:
     """
     if scope.event.broadcast:
         return ActionResult({"type": "BROADCAST", "resolved": {"skipped": "event was made by a broadcast"}})
-    broadcast_id = ids.new_id()
-    broadcast_store.record(
+    # A paged fan-out job, staged in the event's transaction: it exists only if the event commits.
+    fanouts.start(
         scope.organization_id,
-        broadcast_id=broadcast_id,
+        kind=FanOutKind.BROADCAST,
         program_id=scope.program.id,
-        source_event_id=scope.event.id,
-        key_prefix=f"bcast:{scope.event.id}:{scope.rule.id}:{scope.index}",
-        event_data=_follow_up_data(action),
+        payload={
+            "source_event_id": scope.event.id,
+            "key_prefix": f"bcast:{scope.event.id}:{scope.rule.id}:{scope.index}",
+            "event_data": _follow_up_data(action),
+        },
     )
     return ActionResult({"type": "BROADCAST", "resolved": {"event_name": action.event_name}})
+
+
+def _set_tier(action: RuleAction, scope: ActionScope) -> ActionResult:
+    """SET_TIER (02 §4.10): exactly the given level, whatever the participant's status; skipped,
+    not failed, on an archived tier (the resolved output says so); an unknown tier or level fails
+    the action, and so the event."""
+    kind = action.type.value
+    target = resolve_target(action, scope, asset_action=False)
+    if target.kind is OwnerKind.PROGRAM:
+        raise ActionFailed(kind, "SET_TIER targets a participant or a group")
+    try:
+        outcome = tier_events.set_tier(
+            scope.organization_id,
+            scope.program.id,
+            target.state_owner,
+            action.required("tier"),
+            action.required("level"),
+            explicit_expiry=_moment(action.expires_at) if action.expires_at else None,
+            source=scope.source,
+        )
+    except tier_events.UnknownTier as error:
+        raise ActionFailed(kind, str(error)) from None
+    resolved: dict[str, Any] = {"tier": outcome.tier_key, "level": outcome.level, "target_id": target.id}
+    if outcome.skipped is not None:
+        return ActionResult({"type": kind, "resolved": {**resolved, "skipped": outcome.skipped}})
+    resolved["changed"] = outcome.change is not None
+    if outcome.expires_at is not None:
+        resolved["expires_at"] = clock.to_rfc3339(outcome.expires_at)
+    result = ActionResult({"type": kind, "resolved": resolved})
+    if outcome.change is not None:
+        change = outcome.change
+        result.state_changes.append(
+            _change(scope, target, "tier", change.tier_key, "set", change.old_level, change.new_level)
+        )
+    return result
 
 
 RUNNERS: dict[RuleActionType, Callable[[RuleAction, ActionScope], ActionResult]] = {
@@ -501,4 +538,5 @@ RUNNERS: dict[RuleActionType, Callable[[RuleAction, ActionScope], ActionResult]]
     RuleActionType.SET_ATTRIBUTE: _set_attribute,
     RuleActionType.SCHEDULE_EVENT: _schedule,
     RuleActionType.BROADCAST: _broadcast,
-}  # SET_TIER has no runner until tiers exist: "this action type is not available"
+    RuleActionType.SET_TIER: _set_tier,
+}

@@ -95,7 +95,14 @@ def _result(action: dict[str, Any], variables: dict[str, Any], rule: Rule, snaps
     if kind is RuleActionType.BROADCAST:
         return {"description": f"Broadcast event {action['event_name']} to the program's participants"}
     if kind is RuleActionType.SET_TIER:
-        return {"description": f"Set tier {action['tier']} to {action['level']}"}
+        result = {"description": f"Set tier {action['tier']} to {action['level']}"}
+        if own:
+            # The tier's definition is not read: an archived tier or unknown level shows when the rule runs.
+            held = snapshot.tiers.get(str(action["tier"]))
+            result.update(
+                current_level=held["level"] if held else None, would_change=not held or held["level"] != action["level"]
+            )
+        return result
     return {"description": f"{kind.value} is not supported by simulation"}
 
 
@@ -111,6 +118,9 @@ def simulate(
         tags=sorted({str(t).strip().lower() for t in given.get("tags") or []}),
         counters={str(k): Decimal(str(v)) for k, v in (given.get("counters") or {}).items()},
         attributes={str(k): str(v) for k, v in (given.get("attributes") or {}).items()},
+        tiers={
+            str(k): {"level": str(v["level"]), "rank": int(v["rank"])} for k, v in (given.get("tiers") or {}).items()
+        },
     )
     variables = activation(plain_numbers(exact_numbers(event_data)), snapshot, clock.now())
     matched, error = cel.judge_condition(rule.condition, variables)

@@ -6,19 +6,22 @@ program, the asset link and every party's status, then the source's balance. One
 (the source's aggregated debit and a credit per recipient), every balance, the lots and the
 idempotency record commit in one ``TransactWriteItems`` when they fit one (100 items).
 
-A larger transfer (up to 100 recipients, LOT assets included) is *staged*: its first
-transaction commits the whole entry, the source's balance, ledger line and drained lots, the
-idempotency record and a progress item (``storage.transfers``); ``finish`` then applies the
-recipient legs ``CHUNK`` per transaction, each moving the progress item on only if it is still
-what was read. Nothing is lost or created at any step: the entry sums to zero from the start,
-every leg applies exactly once, and a crash leaves the progress item PENDING, which the stream
-(``StreamDispatchFunction``) finishes. The request answers once every leg applied.
+A larger transfer (up to 100 recipients, LOT assets included) is *staged*, and still no
+observer sees it half-applied (``storage.transfers`` has the protocol): it is *prepared*
+invisibly (a progress item PREPARING and a marker on each recipient's balance), *committed* in
+one transaction (the source's debit, the entry, the idempotency record and PREPARING ->
+COMMITTED), then *applied* ``CHUNK`` legs per transaction; every balance read that meets a
+COMMITTED transfer's marker finishes it first. A request that fails before its commit undoes
+what it prepared; one that died is undone at its deadline (``abort_overdue``, every minute) or
+by the first reader that meets it, and a COMMITTED one left unfinished is finished by the
+stream. A replay of the key after an undo runs the transfer anew (no record was written).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -30,7 +33,6 @@ from scrip.domain.idempotency import IdempotencyScope, IdempotentAnswer, StoredR
 from scrip.domain.ledger import (
     Account,
     ActionType,
-    Bucket,
     InsufficientBalance,
     JournalEntry,
     Posting,
@@ -41,8 +43,9 @@ from scrip.domain.ledger import (
 from scrip.domain.lots import LotFilters, LotStatus, consume, eligible
 from scrip.domain.organizations import Caller
 from scrip.domain.programs import Program
+from scrip.observability import logger
 from scrip.services.balances import checked_amount
-from scrip.services.common import StaleRetry, retry_on_stale
+from scrip.services.common import retry_on_stale
 from scrip.services.posting import BALANCE_RETRY, Operation, Origin, Plan, plan
 from scrip.storage import assets as asset_store
 from scrip.storage import groups as group_store
@@ -54,16 +57,7 @@ from scrip.storage import programs as program_store
 from scrip.storage import transfers as transfer_store
 
 FAMILY = "transfer"
-# Recipient legs per later transaction of a staged transfer: a balance, a ledger line and (LOT)
-# a lot each, plus the progress item, stay under DynamoDB's 100 items.
-CHUNK = 30
-# The progress item is contended only by drivers of one transfer; balances by everyone.
-FINISH_RETRY = StaleRetry(
-    (ledger_store.StaleBalance, transfer_store.StaleProgress),
-    attempts=40,
-    pause_max_steps=20,
-    conflict_message="the transfer's recipients changed concurrently too often; it will be finished from the stream",
-)
+CHUNK = transfer_store.CHUNK
 
 
 @dataclass(frozen=True)
@@ -191,11 +185,11 @@ def _whole(caller: Caller, request: TransferRequest, context: Context) -> Plan:
 
 
 def _staged(
-    caller: Caller, request: TransferRequest, context: Context
-) -> tuple[JournalEntry, list[transactions.Write]]:
-    """The first transaction of a transfer too large for one: the whole journal entry, the
-    source's debit (balance, ledger line, lots) and the progress item that owes the recipient
-    legs; ``finish`` applies those in later transactions."""
+    caller: Caller, request: TransferRequest, context: Context, *, keyed: bool, prepared: list[str]
+) -> tuple[JournalEntry, transfer_store.Progress, list[transactions.Write]]:
+    """A transfer too large for one transaction: every check, then the invisible prepare, then
+    the commit transaction's writes (the whole journal entry, the source's debit: balance,
+    ledger line, lots; the progress item to COMMITTED). ``finish`` applies the recipient legs."""
     org = caller.organization_id
     program, asset, source, shares = context
     record = ledger_store.read_balance(org, source, asset.id)
@@ -206,6 +200,7 @@ def _staged(
         if asset.inventory_mode is InventoryMode.LOT
         else []
     )
+    now = clock.now()
     draft = JournalEntry(
         id=ids.new_id(),
         organization_id=org,
@@ -217,7 +212,7 @@ def _staged(
         rule_id=None,
         reference_id=None,
         created_by_api_key_id=caller.api_key_id,
-        created_at=clock.now(),
+        created_at=now,
         postings=tuple(
             Posting(ids.new_id(), leg.account, asset.id, asset.symbol, leg.bucket, leg.amount, program.id)
             for leg in transfer_legs
@@ -226,62 +221,65 @@ def _staged(
     )
     entry = seal(draft, record.last_hash)  # the source is the entry's primary owner (decision 7)
     entry_item, list_line, source_line = ledger_store.entry_writes(entry)[:3]
-    return entry, [
+    writes = [
         ledger_store.balance_write(org, source, asset.id, record, after, entry.entry_hash),
         entry_item,
         list_line,
         source_line,
-        transfer_store.start_write(org, entry.id, len(shares)),
         *lot_writes,
     ]
+    # Refused before anything is written: the commit transaction holds these, the progress
+    # item and (keyed) the idempotency record.
+    rules.require_fits(len(writes) + 1 + keyed)
+    recipients = list(dict.fromkeys(share.account for share in shares))
+    prepared.append(entry.id)  # before the first write: a failure from here on is undone
+    progress = transfer_store.prepare(org, entry.id, asset.id, recipients, len(shares), now)
+    return entry, progress, [*writes, transfer_store.commit_write(progress)]
 
 
 def finish(organization_id: str, journal_entry_id: str) -> None:
-    """Apply the recipient legs a staged transfer still owes, ``CHUNK`` per transaction.
+    """Apply the recipient legs a COMMITTED staged transfer still owes (``storage.transfers``).
 
-    Run by the request that started it, by its replays, and by the stream whenever the progress
-    item is left PENDING (a crash at any step): each transaction moves ``applied`` on only if it
-    is still what was read, so a leg never applies twice; nothing to do is one read."""
-    org = organization_id
+    Run by the request that committed it, by its replays, by the stream whenever the progress
+    item is left unfinished, and by any reader that meets a recipient's marker."""
+    ledger_store.finish_transfer(organization_id, journal_entry_id)
 
-    def step() -> bool:
-        progress = transfer_store.get(org, journal_entry_id)
-        if progress is None or progress.status == transfer_store.COMPLETED:
-            return True
-        entry = ledger_store.get_entry(org, journal_entry_id)
-        asset = asset_store.require(org, entry.postings[0].asset_id)
-        start, stop = progress.applied, min(progress.applied + CHUNK, progress.legs)
-        owed = entry.postings[1 + start : 1 + stop]
-        records: dict[Account, ledger_store.BalanceRecord] = {}
-        for posting in owed:
-            if posting.account not in records:
-                records[posting.account] = ledger_store.read_balance(org, posting.account, asset.id)
-        after = {account: record.balance for account, record in records.items()}
-        for posting in owed:
-            after[posting.account] = after[posting.account].plus(Bucket.AVAILABLE, posting.amount)
-        # Entry, list line, then one ledger line per posting: the source's, then the recipients'.
-        lines = ledger_store.entry_writes(entry)[3:]
-        writes = [
-            ledger_store.balance_write(org, account, asset.id, record, after[account], record.last_hash)
-            for account, record in records.items()
-        ]
-        writes.extend(lines[start:stop])
-        if asset.inventory_mode is InventoryMode.LOT:
-            assert entry.program_id is not None
-            for account, lot in rules.recipient_lots(
-                [rules.Credit(p.account, p.amount) for p in owed],
-                {account: record.balance.available for account, record in records.items()},
-                asset_id=asset.id,
-                program_id=entry.program_id,
-                now=entry.created_at,
-            ):
-                writes.extend(lot_store.put(org, account, lot))
-        writes.append(transfer_store.advance_write(progress, stop))
-        transactions.write(writes)
-        return stop >= progress.legs
 
-    while not retry_on_stale(step, FINISH_RETRY):
-        pass
+def _undo(organization_id: str, journal_entry_id: str) -> None:
+    """Undo a prepared transfer this request will not commit; finish it if it did commit (a
+    lost answer). A failure here is left to the deadline sweep: the request's own error wins."""
+    try:
+        if not transfer_store.abort(organization_id, journal_entry_id):
+            ledger_store.finish_transfer(organization_id, journal_entry_id)
+    except Exception:  # noqa: BLE001 - the sweep or a reader undoes it at its deadline
+        logger.warning("staged transfer left to its deadline", extra={"journal_entry_id": journal_entry_id})
+
+
+@dataclass
+class SweepReport:
+    aborted: int = 0
+    finished: int = 0
+
+
+def abort_overdue(now: datetime | None = None) -> SweepReport:
+    """The deadline sweep (every minute, with the lot jobs): undo each staged transfer still
+    PREPARING past its deadline (its request died), finish one that committed, and drop the due
+    entry. Reads the last two hours of the index: a transfer missed longer than that is undone
+    by the first reader that meets its marker (or never needs to be: a marker of a transfer that
+    is not COMMITTED means nothing)."""
+    moment = now or clock.now()
+    report = SweepReport()
+    hours = {moment - timedelta(hours=1), moment}  # due entries are filed by the hour
+    for hour in sorted(hours):
+        for due in transfer_store.overdue_entries(hour, moment):
+            org, entry_id = str(due["organization_id"]), str(due["journal_entry_id"])
+            if transfer_store.abort(org, entry_id):
+                report.aborted += 1
+            else:
+                ledger_store.finish_transfer(org, entry_id)
+                report.finished += 1
+            transfer_store.delete_due(due)
+    return report
 
 
 def create(
@@ -295,14 +293,14 @@ def create(
     """Transfer as the request asks, at most once per ``idempotency_key`` (05 §0.1).
 
     One transaction when the transfer fits one (``rules.require_fits``); otherwise a staged
-    transfer: its first transaction commits the entry, the source's side and the key's record,
-    and ``finish`` applies the recipient legs before the answer (or, after a crash, the stream
-    does)."""
+    transfer: prepared, committed with the key's record, then applied before the answer (after
+    a crash, the stream or the first reader applies it). Whatever this request prepared and did
+    not commit (a lost race, a 4xx at the commit) is undone before it answers."""
     keyed = idempotency_key is not None
-    staged: list[str] = []  # the entry id, when this request's transfer is staged
+    prepared: list[str] = []  # entry ids of the staged transfers this request prepared, in order
+    org = caller.organization_id
 
     def prepare() -> tuple[list[transactions.Write], StoredResponse]:
-        staged.clear()
         context = _context(caller, request)
         _, asset, source, shares = context
         lot_mode = asset.inventory_mode is InventoryMode.LOT
@@ -314,27 +312,37 @@ def create(
             if len(planned.writes) + keyed <= rules.MAX_TRANSACTION_ITEMS:
                 writes = planned.writes
         if writes is None:
-            entry, writes = _staged(caller, request, context)
-            rules.require_fits(len(writes) + keyed)  # a source spread over ~95 lots: refused
-            staged.append(entry.id)
+            # A retry after a lost race prepares anew: first undo what the last attempt prepared.
+            for entry_id in prepared:
+                _undo(org, entry_id)
+            prepared.clear()
+            entry, _, writes = _staged(caller, request, context, keyed=keyed, prepared=prepared)
         result = TransferResult(asset, entry.id, len(shares), source.owner_id, rules.total_amount(shares))
         return writes, render(result)
 
-    if idempotency_key is None:
+    try:
+        if idempotency_key is None:
 
-        def once() -> IdempotentAnswer:
-            writes, response = prepare()
-            transactions.write(writes)
-            return IdempotentAnswer(response, replayed=False)
+            def once() -> IdempotentAnswer:
+                writes, response = prepare()
+                transactions.write(writes)
+                return IdempotentAnswer(response, replayed=False)
 
-        answer = retry_on_stale(once, BALANCE_RETRY)
-    else:
-        scope = IdempotencyScope(caller.organization_id, request.program_id, FAMILY, idempotency_key)
-        digest = fingerprint(dict(fingerprint_fields))
-        answer = retry_on_stale(lambda: idempotency.run_once(scope, digest, prepare), BALANCE_RETRY)
-    if staged and not answer.replayed:
-        finish(caller.organization_id, staged[0])
-    elif answer.replayed:
-        # A replay answers a finished transfer: finish what a crash may have left (one read if nothing).
-        finish(caller.organization_id, str(answer.response.body["journal_entry_id"]))
+            answer = retry_on_stale(once, BALANCE_RETRY)
+        else:
+            scope = IdempotencyScope(org, request.program_id, FAMILY, idempotency_key)
+            digest = fingerprint(dict(fingerprint_fields))
+            answer = retry_on_stale(lambda: idempotency.run_once(scope, digest, prepare), BALANCE_RETRY)
+    except Exception:
+        for entry_id in prepared:
+            _undo(org, entry_id)
+        raise
+    committed = str(answer.response.body["journal_entry_id"])
+    for entry_id in prepared:
+        if entry_id != committed:
+            _undo(org, entry_id)  # another request with the key won: ours never commits
+    if answer.replayed or committed in prepared:
+        # Staged (now, or by the request a replay answers for): apply what it still owes before
+        # answering (one read when nothing is left).
+        finish(org, committed)
     return answer

@@ -238,13 +238,36 @@ def _reversal_notifications(
     return [(f"reversal#{reversal.id}", WebhookType.REDEMPTION_REVERSED.value, data)]
 
 
+def _tier_notifications(new: dict[str, Any], wanted: Wanted) -> list[tuple[str, str, dict[str, Any]]]:
+    """``participant.tier_changed`` from the history line a level change writes (its id is the
+    change's, so a redelivered record names the same notification). Data per 02 §5's
+    recommendation; ``new_level`` is null when the level was removed. Group tiers have no
+    notification type (02 §5 names none)."""
+    if new.get("owner_type") != "PARTICIPANT" or not wanted(WebhookType.PARTICIPANT_TIER_CHANGED):
+        return []
+    data = {
+        "participant_id": new["owner_id"],
+        "program_id": new.get("program_id"),
+        "tier_key": new["key"],
+        "previous_level": new.get("old_value"),
+        "previous_rank": int(new.get("previous_rank") or 0),
+        "new_level": new.get("new_value"),
+        "new_rank": int(new.get("new_rank") or 0),
+        "source": new.get("source"),
+        "event_id": new.get("event_id"),
+    }
+    return [(f"tier#{new['id']}", WebhookType.PARTICIPANT_TIER_CHANGED.value, data)]
+
+
 def notifications_for(
     event_name: str, new: dict[str, Any], old: dict[str, Any] | None, subscriptions: Subscriptions | None = None
 ) -> list[Notification]:
     """The notifications a stream record stands for that some endpoint subscribes to (none for
     most records). ``subscriptions``: the batch's endpoints (read here when not given)."""
     entity = new.get("entity")
-    if not item_keys.is_entity_item(new):
+    # A tier change's history line (02 §5) is the one notifying item that is not an entity's own.
+    tier_change = entity == "STATE_CHANGE" and new.get("state_type") == "tier" and event_name == "INSERT"
+    if not item_keys.is_entity_item(new) and not tier_change:
         return []  # a list entry that copies its entity, not the entity
     org = str(new.get("organization_id") or "")
     known = subscriptions or Subscriptions()
@@ -253,7 +276,9 @@ def notifications_for(
         return bool(known.subscribers(org, kind.value))
 
     found: list[tuple[str, str, dict[str, Any]]] = []
-    if entity == "JOURNAL_ENTRY" and event_name == "INSERT":
+    if tier_change:
+        found = _tier_notifications(new, wanted)
+    elif entity == "JOURNAL_ENTRY" and event_name == "INSERT":
         found = _entry_notifications(ledger_store.entry_from_item(new), wanted)
     elif entity == "EVENT" and event_name in ("INSERT", "MODIFY"):
         found = _event_notifications(new, old, wanted)

@@ -5,6 +5,15 @@ The asset item carries ``program_ids``; each link is also an item in the program
 list filtered by program, page with one query. Link entries are small (no copy of the asset):
 an asset may be linked to many programs, and a copy in each would make every asset update a
 transaction over all of them.
+
+``posted_program_ids`` (a string set on the asset item) names the programs that have posted in
+the asset, so that unlinking knows whether the link is in use from the asset item alone, with
+no journal read. The first posting of a program adds it (``first_posting``), in the posting's
+own transaction, conditioned on the link still being there and bumping ``version``: an unlink
+(a put conditioned on the version it read) that read the asset before that posting is refused
+and re-reads, and a posting planned before an unlink committed is refused. A later full put of
+the asset (PATCH, link) writes back the set it read under the same version condition, so the
+set is never dropped.
 """
 
 from __future__ import annotations
@@ -14,8 +23,8 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr
 
 from scrip.domain.assets import Asset, AssetStatus, InventoryMode, IssuancePolicy, symbol_key
-from scrip.domain.errors import Conflict, NotFound
-from scrip.storage import items, keys, listing, read_cache, transactions
+from scrip.domain.errors import Conflict, NotFound, UnprocessableError
+from scrip.storage import items, keys, listing, read_cache, transactions, unit_of_work
 
 
 def _key(org_id: str, asset_id: str) -> dict[str, str]:
@@ -41,6 +50,8 @@ def _attributes(asset: Asset) -> dict[str, Any]:
         "updated_at": items.timestamp(asset.updated_at),
         "deleted_at": items.timestamp(asset.deleted_at),
         "version": asset.version,
+        # A string set (ADD-able); DynamoDB keeps no empty set, so none until the first posting.
+        "posted_program_ids": set(asset.posted_program_ids) or None,
     }
 
 
@@ -62,6 +73,7 @@ def _from_item(item: dict[str, Any]) -> Asset:
         updated_at=updated_at,
         deleted_at=items.moment(item.get("deleted_at")),
         version=int(item["version"]),
+        posted_program_ids=frozenset(item.get("posted_program_ids", ())),
     )
 
 
@@ -179,6 +191,38 @@ def unlink(previous: Asset, updated: Asset, program_id: str) -> None:
             _versioned_put(previous, updated),
             _list_entry(updated),
         ]
+    )
+
+
+def first_posting(asset: Asset, program_id: str) -> transactions.Write | None:
+    """The write that records ``program_id`` as having posted in ``asset``, for the transaction
+    of a posting, or None when there is nothing to record.
+
+    Nothing when the asset as read already has it (the common path: no write, no cost) or when
+    the unit of work collecting this posting already holds the write (an event's second action
+    in the same program and asset). Conditioned on the link: an unlink committed after the
+    posting read the asset refuses the posting (``422 asset_not_linked``).
+    """
+    if program_id in asset.posted_program_ids:
+        return None
+    key = _key(asset.organization_id, asset.id)
+    unit = unit_of_work.current()
+    if unit is not None and (key["PK"], key["SK"]) in unit.writes:
+        return None
+    return transactions.Write(
+        "Update",
+        {
+            "Key": key,
+            "UpdateExpression": "ADD #posted :program, #version :one",
+            "ConditionExpression": "contains(#linked, :program_id)",
+            "ExpressionAttributeNames": {
+                "#posted": "posted_program_ids",
+                "#version": "version",
+                "#linked": "program_ids",
+            },
+            "ExpressionAttributeValues": {":program": {program_id}, ":one": 1, ":program_id": program_id},
+        },
+        lambda: UnprocessableError("asset_not_linked", f"asset {asset.id} is not linked to program {program_id}"),
     )
 
 

@@ -90,6 +90,12 @@ def reward_name(org_id: str, program_id: str, name: str) -> str:
     return f"{program(org_id, program_id)}#REWARDNAME#{digest}"
 
 
+def program_tiers(org_id: str, program_id: str) -> str:
+    """A program's tier definitions, one item per tier with its key as the sort key: the put
+    conditioned on the key's absence is what keeps tier keys unique, and the list is one Query."""
+    return f"{program(org_id, program_id)}#TIERS"
+
+
 def idempotency(org_id: str, program_id: str, family: str, key: str) -> str:
     # Keys are client text up to 255 characters: hashing keeps the partition key short and
     # free of separators whatever the client sends.
@@ -283,6 +289,31 @@ ENROLLMENT_PREFIX = "ENROLLMENT#"
 GROUP_MEMBER_PREFIX = "MEMBER#"
 TAG_PREFIX, COUNTER_PREFIX, ATTRIBUTE_PREFIX = "TAG#", "COUNTER#", "ATTR#"
 API_KEY_PREFIX = "APIKEY#"
+TIER_PREFIX = "TIER#"
+
+
+def owner_tier(program_id: str, tier_key: str) -> str:
+    """Sort key of an owner's level in one tier, in the owner's partition (beside its state, so
+    the event processor's one Query of the partition reads it)."""
+    return f"{TIER_PREFIX}{program_id}#{tier_key}"
+
+
+def owner_tier_period_end(program_id: str, tier_key: str) -> str:
+    """Sort key of the owner's period-end marker for one tier (the last boundary evaluated)."""
+    return f"{owner_tier(program_id, tier_key)}#PERIOD_END"
+
+
+def owner_of_partition(partition: str) -> tuple[str, str]:
+    """("PARTICIPANT" or "GROUP", id) of a ``participant``/``group`` partition."""
+    head, kind, owner_id = partition.rsplit("#", 2)
+    if not head.startswith("ORG#") or kind not in ("PARTICIPANT", "GROUP"):
+        raise ValueError(f"not an owner partition: {partition}")
+    return kind, owner_id
+
+
+def tiers_due(hour: str, shard: int) -> str:
+    """Explicit tier expiries (``expires_at``) by the hour they fall due, as lots' due index."""
+    return lots_due("TIER_EXPIRY", hour, shard)
 
 
 def enrollment(program_id: str) -> str:
@@ -338,8 +369,9 @@ def scheduled_events_due(hour: str, shard: int) -> str:
     return f"SCHEDULED#{hour}#{shard}"
 
 
-def broadcast(org_id: str, broadcast_id: str) -> str:
-    return f"{organization(org_id)}#BROADCAST#{broadcast_id}"
+def fanout(org_id: str, fanout_id: str) -> str:
+    """A paged fan-out job over a program's enrolled participants (``storage/fanouts.py``)."""
+    return f"{organization(org_id)}#FANOUT#{fanout_id}"
 
 
 RULE_VERSION_PREFIX = "VERSION#"

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import contextvars
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -21,9 +22,11 @@ from typing import Any
 
 from boto3.dynamodb.conditions import Attr
 
+from scrip.domain import clock
+from scrip.domain import transfers as rules
+from scrip.domain.assets import InventoryMode
 from scrip.domain.errors import NotFound
 from scrip.domain.ledger import (
-    GENESIS_HASH,
     Account,
     ActionType,
     Balance,
@@ -33,94 +36,72 @@ from scrip.domain.ledger import (
     JournalFilters,
     Posting,
 )
+from scrip.storage import assets as asset_store
 from scrip.storage import items, keys, listing, read_cache, table, transactions
+from scrip.storage import lots as lot_store
+from scrip.storage import transfers as transfer_store
+from scrip.storage.balance_items import (
+    BalanceRecord,
+    StaleBalance,
+    balance_key,
+    balance_write,
+    owner_partition,
+    read_balance_as_stored,
+    record_of,
+    unmark_write,
+)
+
+# The balance item lives one layer down (storage.transfers builds on it); re-exported here.
+__all__ = [
+    "BalanceRecord",
+    "StaleBalance",
+    "balance_key",
+    "balance_write",
+    "owner_partition",
+    "read_balance_as_stored",
+    "record_of",
+    "unmark_write",
+]
 
 BALANCE = keys.BALANCE_PREFIX
 
 
-class StaleBalance(Exception):
-    """A balance changed between our read and our write: read again and retry."""
-
-
-@dataclass(frozen=True)
-class BalanceRecord:
-    balance: Balance
-    version: int
-    last_hash: str
-
-
-EMPTY = BalanceRecord(Balance(), 0, GENESIS_HASH)
-
-
-def _owner_partition(org_id: str, account: Account) -> str:
-    if account.entity_type is EntityType.PARTICIPANT:
-        return keys.participant(org_id, account.owner_id)
-    if account.entity_type is EntityType.GROUP:
-        return keys.group(org_id, account.owner_id)
-    if account.entity_type is EntityType.PROGRAM:
-        return keys.program(org_id, account.owner_id)
-    raise ValueError("system accounts have no partition")
-
-
-def _balance_key(org_id: str, account: Account, asset_id: str, shard: int | None) -> dict[str, str]:
-    if account.entity_type is EntityType.PROGRAM:
-        assert shard is not None
-        return {"PK": keys.wallet(org_id, account.owner_id, asset_id, shard), "SK": keys.ENTITY_SK}
-    program_id = account.program_id if account.entity_type is EntityType.GROUP else None
-    return {"PK": _owner_partition(org_id, account), "SK": keys.balance(asset_id, program_id)}
-
-
-def _record(item: dict[str, Any] | None) -> BalanceRecord:
-    if item is None:
-        return EMPTY
-    balance = Balance(Decimal(item["available"]), Decimal(item["held"]), Decimal(item["deferred"]))
-    return BalanceRecord(balance, int(item["version"]), str(item.get("last_entry_hash", GENESIS_HASH)))
-
-
 def read_balance(org_id: str, account: Account, asset_id: str, shard: int | None = None) -> BalanceRecord:
-    return _record(read_cache.get_item(_balance_key(org_id, account, asset_id, shard)))
+    """The balance as every reader must see it: a staged transfer already COMMITTED that still
+    owes it a credit is finished first (no extra read when nothing is incoming)."""
+    key = balance_key(org_id, account, asset_id, shard)
+    record = record_of(read_cache.get_item(key))
+    if record.incoming and settle_incoming(org_id, account, asset_id, record.incoming):
+        read_cache.forget({key["PK"]})
+        record = record_of(read_cache.get_item(key))
+    return record
 
 
 def read_wallet(org_id: str, program_id: str, asset_id: str) -> list[BalanceRecord]:
     """Every sub-wallet of a program's wallet for an asset, shard order."""
     account = Account(EntityType.PROGRAM, program_id, program_id)
-    request_keys = [_balance_key(org_id, account, asset_id, shard) for shard in range(keys.WALLET_SHARDS)]
+    request_keys = [balance_key(org_id, account, asset_id, shard) for shard in range(keys.WALLET_SHARDS)]
     found = {str(item["PK"]): item for item in read_cache.get_items(request_keys)}  # staged images applied
-    return [_record(found.get(key["PK"])) for key in request_keys]
+    return [record_of(found.get(key["PK"])) for key in request_keys]
 
 
 def owner_balances(org_id: str, account: Account) -> dict[str, Balance]:
-    """All balances of a participant (by asset) or a group (by ``program#asset``)."""
-    found = read_cache.partition_items(_owner_partition(org_id, account), prefix=BALANCE)
-    return {str(i["SK"])[len(BALANCE) :]: _record(i).balance for i in found}
-
-
-def balance_write(
-    org_id: str,
-    account: Account,
-    asset_id: str,
-    before: BalanceRecord,
-    after: Balance,
-    last_hash: str,
-    *,
-    shard: int | None = None,
-) -> transactions.Write:
-    """Replace a balance record on condition that it is still ``before`` (by version)."""
-    condition = Attr("PK").not_exists() if before.version == 0 else Attr("version").eq(before.version)
-    item = {
-        **_balance_key(org_id, account, asset_id, shard),
-        "entity": "BALANCE",
-        "entity_type": account.entity_type.value,
-        "owner_id": account.owner_id,
-        "program_id": account.program_id,
-        "asset_id": asset_id,
-        "available": after.available,
-        "held": after.held,
-        "deferred": after.deferred,
-        "version": before.version + 1,
-        "last_entry_hash": last_hash,
-    }
-    return transactions.put(item, condition=condition, on_condition_failed=StaleBalance)
+    """All balances of a participant (by asset) or a group (by ``program#asset``), every
+    COMMITTED staged transfer they are owed finished first (see ``read_balance``)."""
+    partition = owner_partition(org_id, account)
+    found = read_cache.partition_items(partition, prefix=BALANCE)
+    changed = False
+    for item in found:
+        record = record_of(item)
+        if record.incoming:
+            # A group's balances are per program: the item names its own account.
+            owner = Account(account.entity_type, account.owner_id, item.get("program_id"))
+            changed |= settle_incoming(org_id, owner, str(item["asset_id"]), record.incoming)
+    if changed:
+        read_cache.forget({partition})
+        found = read_cache.partition_items(partition, prefix=BALANCE)
+    # An item only a pending transfer's marker created has no entry yet: not a balance to show.
+    return {str(i["SK"])[len(BALANCE) :]: record_of(i).balance for i in found if "last_entry_hash" in i}
 
 
 # ------------------------------------------------------------- journal
@@ -308,7 +289,7 @@ def entry_writes(entry: JournalEntry, event_timestamp: datetime | None = None) -
 def _history_partitions(org_id: str, account: Account) -> list[str]:
     """Where an account's ledger lines live. A program wallet takes a line from every credit
     its program draws, so its lines are sharded like the wallet itself."""
-    owner = _owner_partition(org_id, account)
+    owner = owner_partition(org_id, account)
     if account.entity_type is EntityType.PROGRAM:
         return [keys.wallet_history(owner, shard) for shard in range(keys.WALLET_SHARDS)]
     return [keys.ledger_history(owner)]
@@ -418,7 +399,10 @@ def history_lines(
     after: str | None = None,
     descending: bool = False,
 ) -> tuple[list[LedgerLine], str | None]:
-    """An owner's ledger lines in time order (oldest first unless ``descending``)."""
+    """An owner's ledger lines in time order (oldest first unless ``descending``), every
+    COMMITTED staged transfer it is owed finished first: its lines are then all there."""
+    if account.entity_type is not EntityType.PROGRAM:  # a program wallet is never a recipient
+        owner_balances(org_id, account)
     conditions = []
     if asset_id is not None:
         conditions.append(Attr("asset_id").eq(asset_id))
@@ -438,3 +422,104 @@ def history_lines(
         partitions, limit=limit, after=after, descending=descending, item_filter=item_filter
     )
     return [_line(i) for i in page], (str(page[-1]["SK"]) if page and more else None)
+
+
+# ------------------------------------------------------------- staged transfers' credits
+# A staged transfer's recipient legs (``storage.transfers`` has the protocol): applied here, by
+# whoever drives the transfer, and resolved by every balance read that meets a marker.
+
+
+def _apply_transfer_step(org: str, entry_id: str) -> bool:
+    """Apply the next ``CHUNK`` legs; True when none is left (or the transfer is not COMMITTED)."""
+    progress = transfer_store.get(org, entry_id)
+    if progress is None or progress.status != transfer_store.COMMITTED:
+        return True
+    entry = get_entry(org, entry_id)
+    asset = asset_store.require(org, entry.postings[0].asset_id)
+    recipient_legs = entry.postings[1:]  # the source's debit first, then a credit per recipient leg
+    start, stop = progress.applied, min(progress.applied + transfer_store.CHUNK, progress.legs)
+    owed = recipient_legs[start:stop]
+    last_leg = {posting.account: index for index, posting in enumerate(recipient_legs)}
+    records: dict[Account, BalanceRecord] = {}
+    for posting in owed:
+        if posting.account not in records:
+            records[posting.account] = read_balance_as_stored(org, posting.account, asset.id)
+    after = {account: record.balance for account, record in records.items()}
+    for posting in owed:
+        after[posting.account] = after[posting.account].plus(Bucket.AVAILABLE, posting.amount)
+    writes = [
+        # The marker goes with the account's last leg: until then a reader still finishes the transfer.
+        balance_write(
+            org,
+            account,
+            asset.id,
+            record,
+            after[account],
+            record.last_hash,
+            settles=entry_id if last_leg[account] < stop else None,
+        )
+        for account, record in records.items()
+    ]
+    # Entry, list line, then one ledger line per posting: the source's, then the recipients'.
+    writes.extend(entry_writes(entry)[3:][start:stop])
+    if asset.inventory_mode is InventoryMode.LOT:
+        assert entry.program_id is not None
+        for account, lot in rules.recipient_lots(
+            [rules.Credit(p.account, p.amount) for p in owed],
+            {account: record.balance.available for account, record in records.items()},
+            asset_id=asset.id,
+            program_id=entry.program_id,
+            now=entry.created_at,
+        ):
+            writes.extend(lot_store.put(org, account, lot))
+    writes.append(transfer_store.advance_write(progress, stop))
+    transactions.write(writes)
+    return stop >= progress.legs
+
+
+def finish_transfer(org: str, entry_id: str) -> None:
+    """Step 3: apply every recipient leg a COMMITTED staged transfer still owes (one read if none).
+
+    Run by the request that committed it, its replays, the stream, and any reader that meets
+    its marker; racing drivers lose on ``applied`` or a balance's version and read again."""
+    failures = 0
+    while True:
+        try:
+            if _apply_transfer_step(org, entry_id):
+                return
+            failures = 0
+        except (StaleBalance, transfer_store.StaleProgress):
+            failures = transfer_store.pause(failures)
+
+
+def settle_incoming(org: str, account: Account, asset_id: str, incoming: frozenset[str]) -> bool:
+    """Step 4: resolve the transfers a balance's ``incoming`` names before a reader trusts it.
+
+    A COMMITTED one is finished; a PREPARING one past its deadline undone; an ABORTED one's
+    leftover markers removed. True when the balance may have changed (read it again).
+
+    Runs in a fresh context: outside the reader's unit of work (its writes commit now, not with
+    the reader's transaction) and its read cache (it reads the table as it is)."""
+    return contextvars.Context().run(_settle_incoming, org, account, asset_id, incoming)
+
+
+def _settle_incoming(org: str, account: Account, asset_id: str, incoming: frozenset[str]) -> bool:
+    changed = False
+    for entry_id in sorted(incoming):
+        progress = transfer_store.get(org, entry_id)
+        if progress is not None and progress.status == transfer_store.COMMITTED:
+            finish_transfer(org, entry_id)
+            changed = True
+        elif progress is not None and progress.status == transfer_store.PREPARING:
+            if progress.overdue(clock.now()):
+                if not transfer_store.abort(org, entry_id):
+                    finish_transfer(org, entry_id)  # it committed just now
+                changed = True
+        elif progress is not None and progress.status == transfer_store.ABORTED:
+            changed |= transfer_store.abort(org, entry_id)
+        else:
+            # COMPLETED (or unknown) with a marker still here cannot happen (the marker goes with
+            # the last leg); should it, the marker is stale: drop it rather than check forever.
+            transactions.write([unmark_write(org, account, asset_id, entry_id)])
+            changed = True
+    return changed

@@ -250,5 +250,15 @@ def list_page(
     return [_from_item(i) for i in found], (str(found[-1]["SK"]) if found and has_more else None)
 
 
+def enrolled_page(org_id: str, program_id: str, *, limit: int, after: str | None) -> tuple[list[str], bool]:
+    """Up to ``limit`` ids of the program's enrolled participants after the id ``after``, in id
+    order, and whether more follow: a query of the program's ENROLLED partition, never the
+    organization's whole list."""
+    found, more = listing.read_page(
+        keys.program_enrolled(org_id, program_id), limit=limit, after=after, descending=False
+    )
+    return [str(item["SK"]) for item in found], more
+
+
 def write(writes: Sequence[transactions.Write]) -> None:
     transactions.write(writes)

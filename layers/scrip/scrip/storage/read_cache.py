@@ -100,6 +100,14 @@ def per_attempt() -> Iterator[None]:
         _current.reset(token)
 
 
+def forget(partitions: set[str]) -> None:
+    """Drop what the attempt read of these partitions: someone (a staged transfer finished by
+    the reader, storage.transfers) changed them outside the attempt's own writes."""
+    cache = _current.get()
+    if cache is not None:
+        cache.forget(partitions)
+
+
 def _copy(item: dict[str, Any] | None) -> dict[str, Any] | None:
     return dict(item) if item is not None else None
 

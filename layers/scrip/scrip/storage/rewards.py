@@ -465,3 +465,13 @@ def list_page(
         position = str(found[-1]["SK"])
     page = kept[:limit]
     return [view for _, view in page], (page[-1][0] if len(kept) > limit else None)
+
+
+def priced_in(org_id: str, program_id: str, asset_id: str) -> list[str]:
+    """Ids of the program's rewards not archived that are priced in ``asset_id``, oldest first:
+    one Query of the program's list (filtered), for unlinking the asset (01 §6.9.7)."""
+    found = listing.query_all(
+        keys.program_rewards(org_id, program_id, BY_CREATED),
+        item_filter=Attr("asset_id").eq(asset_id) & Attr("status").ne(RewardStatus.ARCHIVED.value),
+    )
+    return [str(item["id"]) for item in found]

@@ -207,7 +207,11 @@ def attribute_delete(org_id: str, owner: Owner, key: str, previous: str) -> tran
 # --------------------------------------------------------------- history
 
 
-def history_put(org_id: str, owner: Owner, change: StateChange) -> transactions.Write:
+def history_put(
+    org_id: str, owner: Owner, change: StateChange, extra: dict[str, Any] | None = None
+) -> transactions.Write:
+    """``extra``: attributes a consumer of the line's stream record needs (a tier change's
+    ranks and source, read by the webhook dispatcher); the history API does not show them."""
     changed_at = items.timestamp(change.changed_at)
     return transactions.put(
         {
@@ -227,6 +231,7 @@ def history_put(org_id: str, owner: Owner, change: StateChange) -> transactions.
             "program_id": change.program_id,
             # Entries without an event fall back to their own time for event_from/event_to.
             "event_timestamp": items.timestamp(change.event_timestamp or change.changed_at),
+            **(extra or {}),
         },
         # A change's fresh id proves that a re-sent transaction already committed (storage.transactions).
         proves_commit=True,

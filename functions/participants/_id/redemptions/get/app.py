@@ -5,6 +5,7 @@ from typing import Annotated
 from uuid import UUID
 
 from scrip.api.endpoint import HttpEndpoint
+from scrip.api.responses import documented
 from scrip.api.schemas.common import Cursor, Limit, ListResponse, Query, ResourceId
 from scrip.api.schemas.redemptions import RedemptionResponse
 from scrip.domain.redemptions import RedemptionStatus
@@ -20,6 +21,7 @@ endpoint = HttpEndpoint()
     "`reward_id` (the spec names the filter so); `from`/`to` bound `created_at`, both inclusive. Unknown "
     "participant: 404.",
     tags=["Redemptions"],
+    responses=documented({200: "A page of the participant's redemptions"}, {404: "`not_found`: unknown participant"}),
 )
 def list_redemptions(
     id: ResourceId,

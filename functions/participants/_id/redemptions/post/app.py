@@ -1,6 +1,7 @@
 """POST /v1/participants/{id}/redemptions: an amount (raw) redemption."""
 
 from scrip.api.endpoint import HttpEndpoint
+from scrip.api.responses import documented
 from scrip.api.schemas.common import ResourceId
 from scrip.api.schemas.redemptions import AmountRedemptionRequest, RedemptionResponse
 from scrip.domain.idempotency import StoredResponse
@@ -29,7 +30,16 @@ def render(redemption: Redemption) -> StoredResponse:
     "AVAILABLE below amount 422 insufficient_balance. A participant not enrolled in the program is enrolled once "
     "the redemption commits [inferred]. More lots than one transaction holds: 422 too_many_lots.",
     tags=["Redemptions"],
-    responses={201: {"description": "Redemption created"}, 200: {"description": "Idempotent replay"}},
+    responses=documented(
+        {201: "Redemption created", 200: "Idempotent replay"},
+        {
+            400: "`validation_error`; `invalid_scale`: more decimals than the asset's scale",
+            404: "`not_found`: participant, program or asset",
+            409: "`idempotency_conflict`; `participant_inactive`",
+            422: "`program_not_active`, `asset_not_linked`, `asset_archived`, "
+            "`max_transaction_amount_exceeded`, `insufficient_balance`, `too_many_lots`",
+        },
+    ),
 )
 def redeem_amount(id: ResourceId, body: AmountRedemptionRequest) -> tuple[RedemptionResponse, int]:
     answer = redemptions.redeem_amount(

@@ -3,6 +3,7 @@
 from typing import Annotated
 
 from scrip.api.endpoint import HttpEndpoint
+from scrip.api.responses import documented
 from scrip.api.schemas.common import Cursor, Limit, ListResponse, Query, ResourceId
 from scrip.api.schemas.rewards import RewardResponse, SortBy, SortDir
 from scrip.domain.rewards import RewardStatus
@@ -17,6 +18,7 @@ endpoint = HttpEndpoint()
     description="Archived rewards are left out unless `include_archived=true` or `status=ARCHIVED`. "
     "`search` is a case-insensitive substring match on the name. 404 unknown program.",
     tags=["Rewards"],
+    responses=documented({200: "A page of the program's rewards"}, {404: "`not_found`: unknown program"}),
 )
 def list_rewards(
     id: ResourceId,

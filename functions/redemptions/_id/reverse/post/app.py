@@ -1,6 +1,7 @@
 """POST /v1/redemptions/{id}/reverse: a full or partial reversal of a redemption."""
 
 from scrip.api.endpoint import HttpEndpoint
+from scrip.api.responses import documented
 from scrip.api.schemas.common import ResourceId
 from scrip.api.schemas.reversals import ReversalRequest, ReversalResponse
 from scrip.domain.idempotency import StoredResponse
@@ -33,7 +34,15 @@ def render(reversal: Reversal) -> StoredResponse:
     "more lots to give back than one transaction holds (a redemption of 93 lots reversed whole) 422 too_many_lots: "
     "reverse it in parts.",
     tags=["Redemptions"],
-    responses={201: {"description": "Reversal created"}, 200: {"description": "Idempotent replay"}},
+    responses=documented(
+        {201: "Reversal created", 200: "Idempotent replay"},
+        {
+            400: "`validation_error`; `invalid_scale`: more decimals than the asset's scale",
+            404: "`not_found`: unknown redemption",
+            409: "`idempotency_conflict`",
+            422: "`reversal_exceeds_remaining`, `too_many_lots`",
+        },
+    ),
 )
 def reverse_redemption(id: ResourceId, body: ReversalRequest) -> tuple[ReversalResponse, int]:
     answer = reversals.reverse(

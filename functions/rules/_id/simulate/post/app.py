@@ -16,10 +16,20 @@ endpoint = HttpEndpoint()
 MAX_STATE_ENTRIES = 1000
 
 
+class TierLevel(RequestModel):
+    level: str = Field(min_length=1, max_length=100)
+    rank: int = Field(ge=0, le=1_000_000)
+
+
 class ParticipantState(RequestModel):
     tags: list[str] = Field(default_factory=list, max_length=MAX_STATE_ENTRIES)
     counters: dict[str, float] = Field(default_factory=dict, max_length=MAX_STATE_ENTRIES)
     attributes: dict[str, str] = Field(default_factory=dict, max_length=MAX_STATE_ENTRIES)
+    tiers: dict[str, TierLevel] = Field(
+        default_factory=dict,
+        max_length=MAX_STATE_ENTRIES,
+        description="`participant.tiers` (02 §4.11): the level held per tier key of the rule's program",
+    )
 
 
 class SimulationRequest(RequestModel):

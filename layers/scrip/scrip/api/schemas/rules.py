@@ -69,15 +69,24 @@ class Action(RequestModel):
     description: Annotated[str, StringConstraints(max_length=500)] | None = None
     reference_id: Reference | None = None
     expires_at: Moment | None = Field(
-        default=None, description='Go duration ("8760h", "365d") from the lot\'s creation, or RFC 3339'
+        default=None,
+        description='Go duration ("8760h", "365d") from the lot\'s creation, or RFC 3339. SET_TIER: an explicit '
+        "expiry of the level, from the event's processing time, at which the level is removed; without it the "
+        "tier's lifecycle decides",
     )
     matures_at: Moment | None = None
     key: Key | None = None
     value: Expression | None = None
     reset_after: Moment | None = None
     tag: Key | None = None
-    tier: Key | None = None
-    level: Key | None = None
+    tier: Key | None = Field(
+        default=None,
+        description="SET_TIER: a tier key of the rule's program, checked when the rule runs (an unknown tier "
+        "fails the event; an archived one is skipped)",
+    )
+    level: Key | None = Field(
+        default=None, description="SET_TIER: the level key to assign, exactly (up or down); unknown fails the event"
+    )
     event_name: Key | None = None
     delay: Moment | None = None
     payload: Annotated[dict[str, Any] | None, AfterValidator(_bounded_payload)] = Field(

@@ -53,13 +53,16 @@ class TransferRequestBody(RequestModel):
         min_length=1,
         max_length=100,
         description="1-100 recipients. A transfer that fits one DynamoDB transaction (at most 100 items: up to about "
-        "47 recipients for a SIMPLE asset, 31 for a LOT asset) commits whole. A larger one is staged [inferred]: the "
-        "first transaction commits the whole journal entry, the source's debit and lots, the idempotency record and a "
-        "progress item; recipient legs follow, 30 per transaction, each moving the progress item on conditionally, so "
-        "no leg applies twice; the response comes once every leg applied, and after a crash the table's stream "
-        "finishes the transfer. Between its first and last transaction the journal already shows every posting while "
-        "some recipients' balances do not yet. A source whose debit drains more than about 94 lots is 400 "
-        "validation_error (reason exceeds_transaction_limit), before anything is written",
+        "47 recipients for a SIMPLE asset, 31 for a LOT asset) commits whole. A larger one is staged [inferred], and "
+        "no observer ever sees it half-applied: it is first prepared invisibly (a progress item and a marker on each "
+        "recipient's balance, amounts unchanged), then committed in one transaction (the whole journal entry, the "
+        "source's debit and lots, the idempotency record, the progress item to COMMITTED), then its recipient legs "
+        "are applied 30 per transaction, each exactly once. Any read of a recipient's balances, lots or ledger that "
+        "meets a committed transfer's marker finishes it first, so after the commit every recipient shows its credit "
+        "and before it nothing shows. The response comes once every leg applied; after a crash the table's stream "
+        "finishes a committed transfer, and one that crashed before its commit is undone 2 minutes after it began "
+        "(a retry with the same idempotency key then runs it anew). A source whose debit drains more than about 94 "
+        "lots is 400 validation_error (reason exceeds_transaction_limit), before anything is written",
     )
     source_external_id: ExternalId | None = None
     source_participant_id: UUID | None = None

@@ -1,6 +1,7 @@
 """POST /v1/participants/{id}/redemptions/items: a catalog item redemption."""
 
 from scrip.api.endpoint import HttpEndpoint
+from scrip.api.responses import documented
 from scrip.api.schemas.common import ResourceId
 from scrip.api.schemas.redemptions import ItemRedemptionRequest, RedemptionResponse
 from scrip.domain.idempotency import StoredResponse
@@ -36,7 +37,18 @@ def render(redemption: Redemption) -> StoredResponse:
     "max_per_participant held 422 participant_limit_exceeded; AVAILABLE below the cost 422 insufficient_balance. "
     "A participant not enrolled in the program is enrolled once the redemption commits [inferred].",
     tags=["Redemptions"],
-    responses={201: {"description": "Redemption created"}, 200: {"description": "Idempotent replay"}},
+    responses=documented(
+        {201: "Redemption created", 200: "Idempotent replay"},
+        {
+            400: "`validation_error`; `invalid_scale`: more decimals than the asset's scale",
+            404: "`not_found`: participant, program or reward",
+            409: "`idempotency_conflict`; `participant_inactive`",
+            422: "`program_not_active`, `asset_not_linked`, `asset_archived`, "
+            "`reward_out_of_stock`, `reward_not_available`, "
+            "`amount_below_minimum`, `max_transaction_amount_exceeded`, `inventory_exceeded`, "
+            "`participant_limit_exceeded`, `insufficient_balance`, `too_many_lots`",
+        },
+    ),
 )
 def redeem_item(id: ResourceId, body: ItemRedemptionRequest) -> tuple[RedemptionResponse, int]:
     answer = redemptions.redeem_item(

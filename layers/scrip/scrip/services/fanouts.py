@@ -1,0 +1,89 @@
+"""Paged, resumable fan-out over a program's enrolled participants.
+
+A job is started by a write in the transaction that decides it (a BROADCAST action today, the
+tier period-end job and automations later). Each stream record of the job's item that shows it
+RUNNING asks for one page (``run_page``):
+
+1. read the job; a record that shows an older page than the job's (a redelivered or stale
+   record), or a job no longer RUNNING (cancelled, completed), does nothing;
+2. read up to ``PAGE_SIZE`` enrolled participant ids after the job's cursor (a query of the
+   program's ENROLLED partition) and apply the kind's work to them: the work is idempotent per
+   participant (deterministic idempotency keys), so a page applied twice creates nothing twice;
+3. advance the job (cursor, page + 1, participants_processed) on condition that it is still at
+   the page read and RUNNING. That write is the next page's stream record.
+
+A crash or timeout between 2 and 3 leaves the job where it was: the stream redelivers the same
+record and the page is applied again, to no effect. ``cancel`` makes step 3 fail and step 1 stop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from scrip.domain import clock, ids
+from scrip.domain.fanouts import FanOut, FanOutKind, FanOutStatus
+from scrip.services import follow_ups, tier_jobs
+from scrip.storage import fanouts as fanout_store
+from scrip.storage import participants as participant_store
+from scrip.storage import transactions
+
+# Participants per page: a BROADCAST page is 100 conditional puts plus one BatchGetItem, a few
+# seconds at most, far inside the dispatcher's 300 s timeout even with slow retries.
+PAGE_SIZE = 100
+
+# What a kind does for one page of participant ids; returns how many effects it created (a
+# replayed page returns 0). Plain functions, so a new kind is one entry here.
+Work = Callable[[FanOut, list[str]], int]
+WORK: dict[FanOutKind, Work] = {
+    FanOutKind.BROADCAST: follow_ups.broadcast_page,
+    FanOutKind.TIER_PERIOD_END: tier_jobs.period_end_page,
+}
+
+
+def start(
+    org_id: str, *, kind: FanOutKind, program_id: str, payload: dict[str, Any], fanout_id: str | None = None
+) -> str:
+    """Stage a new job in the current transaction (or write it now outside one); its id."""
+    now = clock.now()
+    job = FanOut(
+        organization_id=org_id,
+        id=fanout_id or ids.new_id(),
+        kind=kind,
+        program_id=program_id,
+        payload=payload,
+        cursor=None,
+        page=0,
+        participants_processed=0,
+        status=FanOutStatus.RUNNING,
+        created_at=now,
+        updated_at=now,
+    )
+    transactions.write(fanout_store.start_writes(job))
+    return job.id
+
+
+def run_page(org_id: str, fanout_id: str, page: int) -> int:
+    """Apply the page a stream record showed the job at (see the module docstring); effects created."""
+    job = fanout_store.get(org_id, fanout_id)
+    if job is None or job.status is not FanOutStatus.RUNNING or job.page != page:
+        return 0
+    participant_ids, more = participant_store.enrolled_page(org_id, job.program_id, limit=PAGE_SIZE, after=job.cursor)
+    created = WORK[job.kind](job, participant_ids) if participant_ids else 0
+    fanout_store.advance(
+        job,
+        cursor=participant_ids[-1] if participant_ids else None,
+        processed=len(participant_ids),
+        finished=not more,
+        now=clock.now(),
+    )
+    return created
+
+
+def get(org_id: str, fanout_id: str) -> FanOut | None:
+    return fanout_store.get(org_id, fanout_id)
+
+
+def cancel(org_id: str, fanout_id: str) -> bool:
+    """Stop a RUNNING job before its next page; False if it had already finished or stopped."""
+    return fanout_store.cancel(org_id, fanout_id, clock.now())
