@@ -68,6 +68,8 @@ bench: $(VENV)/.installed
 	$(PY) bench/redemption_burst.py
 	$(PY) bench/fanout.py
 	$(PY) bench/tier_period_end.py
+	$(PY) bench/automation_fanout.py
+	$(PY) bench/subscriptions.py
 
 # make invoke FUNCTION=ProgramsPostFunction EVENT=events/programs/post.json
 invoke: $(VENV)/.installed

@@ -18,10 +18,9 @@ from __future__ import annotations
 
 import os
 import sys
-import time
-from collections import defaultdict
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "layers" / "scrip"), str(ROOT / "local"), str(ROOT)]
 os.environ.setdefault("AWS_ACCOUNT_ID_ENDPOINT_MODE", "disabled")
 
-from scrip_local.stack import LocalStack  # noqa: E402
+from bench import fanout_runs  # noqa: E402
 
 PARTICIPANTS = int(os.environ.get("BENCH_TIER_PARTICIPANTS", "1000"))
 RESULTS = ROOT / "bench" / "results" / "tier_period_end.md"
@@ -55,7 +54,6 @@ TIER: dict[str, Any] = {
 def _world(org: str, name: str, count: int, boundary: datetime) -> str:
     """A program with the tier and ``count`` enrolled gold participants (batch-written: the
     services' upserts would dominate the run); its id."""
-    from bench.fanout import _enroll
     from scrip.domain.organizations import Caller
     from scrip.domain.state import Counter, Owner, OwnerKind
     from scrip.domain.tiers import TierState
@@ -63,13 +61,12 @@ def _world(org: str, name: str, count: int, boundary: datetime) -> str:
     from scrip.services import tiers as tier_service
     from scrip.storage import participants as participant_store
     from scrip.storage import state as state_store
-    from scrip.storage import table
     from scrip.storage import tiers as tier_store
 
     caller = Caller(org, "bench")
     program = program_service.create_program(caller, name=name).id
     tier_service.create_tier(caller, program, TIER)
-    _enroll(org, program, count)
+    fanout_runs.enroll(org, program, count)
     people, _ = participant_store.enrolled_page(org, program, limit=count, after=None)
     now = datetime.now(UTC)
     put: list[dict[str, Any]] = []
@@ -80,11 +77,7 @@ def _world(org: str, name: str, count: int, boundary: datetime) -> str:
         nights = Counter("nights", Decimal(45 if i % 2 == 0 else 25), None, None)
         writes.append(state_store.counter_put(org, owner, nights, None))
         put += [w.params["Item"] for w in writes if w.kind == "Put"]
-    client = table.client()
-    for start in range(0, len(put), 25):
-        request: dict[str, Any] = {table.table_name(): [{"PutRequest": {"Item": i}} for i in put[start : start + 25]]}
-        while request:
-            request = client.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
+    fanout_runs.batch_put(put)
     return program
 
 
@@ -98,16 +91,9 @@ def _start(org: str, program: str, boundary: datetime) -> str:
 
 
 def main() -> int:
-    report = sys.stdout
-    sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - the functions' EMF metric lines
-    stack = LocalStack(aws_port=None)
-    stack.serve("127.0.0.1", 0, background_delivery=False)
+    stack, report = fanout_runs.open_stack()
 
-    from bench.event_cost import kind_of
-    from scrip.domain.fanouts import FanOutStatus
     from scrip.services import fanouts
-    from scrip.storage import fanouts as fanout_store
-    from scrip_local.metering import DynamoMeter
 
     org, _, _ = stack.bootstrap_organization(None)
     boundary = datetime(datetime.now(UTC).year + 1, 1, 1, tzinfo=UTC)
@@ -116,61 +102,36 @@ def main() -> int:
     counted_program = _world(org, "Counted", PARTICIPANTS, boundary)
     stack.drain()  # the setup's own stream records, before the timing
 
-    warm = _start(org, warm_program, boundary)
-    stack.drain()
-    timed = _start(org, timed_program, boundary)
-    started = time.perf_counter()
-    stack.drain()
-    seconds = time.perf_counter() - started
-    counted = _start(org, counted_program, boundary)
-    with DynamoMeter() as meter:
-        stack.drain()
-    jobs = [fanout_store.get(org, job) for job in (warm, timed, counted)]
+    run = fanout_runs.measure(
+        stack,
+        org,
+        [partial(_start, org, program, boundary) for program in (warm_program, timed_program, counted_program)],
+        participants=PARTICIPANTS,
+        warm_participants=min(PARTICIPANTS, 200),
+    )
     stack.stop()
-    assert all(j is not None and j.status is FanOutStatus.COMPLETED for j in jobs), jobs
-    assert all(j is not None and j.participants_processed == PARTICIPANTS for j in jobs[1:]), jobs
-    pages = -(-PARTICIPANTS // fanouts.PAGE_SIZE)
-    calls = [c for c in meter.select() if c.function == "StreamDispatchFunction"]
-    kinds: dict[str, float] = defaultdict(float)
-    for call in calls:
-        for pk, sk, units in call.written_keys:
-            kinds[kind_of(pk, sk)] += units
-    wu = sum(c.write_units for c in calls) / PARTICIPANTS
-    ru = sum(c.read_units for c in calls) / PARTICIPANTS
     lines = [
         "# Tier period end",
         "",
         f"The `TIER_PERIOD_END` fan-out of a CALENDAR_YEAR tier over {PARTICIPANTS} enrolled participants at its top "
-        f"level, {fanouts.PAGE_SIZE} per page ({pages} pages, one StreamDispatchFunction record each), in the embedded "
-        "emulator. Half still qualify (kept: new expires_at, EXCESS rollover), half are downgraded one level "
+        f"level, {fanouts.PAGE_SIZE} per page ({run.pages} pages, one StreamDispatchFunction record each), in the "
+        "embedded emulator. Half still qualify (kept: new expires_at, EXCESS rollover), half are downgraded one level "
         "(DROP_TO_QUALIFYING: level, history line, rollover). A warm-up program runs first; then one program's "
         "period end is timed and another's counted. The stream consumers of the history lines (webhook "
         "derivation) are part of the drain but not of the counted dispatcher calls.",
         "",
-        "| participants | pages | drain s | participants re-evaluated/s | s per page |",
-        "|---:|---:|---:|---:|---:|",
-        f"| {PARTICIPANTS} | {pages} | {seconds:.1f} | {PARTICIPANTS / seconds:.0f} | {seconds / pages:.2f} |",
-        "",
-        "DynamoDB per participant re-evaluated (StreamDispatchFunction, counted run):",
-        "",
-        "| write units | read units |",
-        "|---:|---:|",
-        f"| {wu:.2f} | {ru:.2f} |",
-        "",
-        "Write units by item, per participant:",
-        "",
-        "| item | WU |",
-        "|---|---:|",
-        *[f"| `{k}` | {v / PARTICIPANTS:.3f} |" for k, v in sorted(kinds.items(), key=lambda kv: -kv[1])],
+        *run.report_rows(
+            "participants re-evaluated/s",
+            "DynamoDB per participant re-evaluated (StreamDispatchFunction, counted run):",
+            "Write units by item, per participant:",
+        ),
         "",
         "Per participant, one transaction (write units doubled): the level (new expires_at or new level; "
         "a level expiring on a boundary has no due entry), the counter, a counter history line, a tier "
         "history line for a downgrade, and the period-end marker that makes a replayed page apply nothing "
         "twice. Reads: the participant's level and marker (one Query), its state (one Query of its partition).",
     ]
-    RESULTS.write_text("\n".join(lines) + "\n")
-    sys.stdout = report
-    print("\n".join(lines))
+    fanout_runs.write_results(RESULTS, lines, report)
     return 0
 
 

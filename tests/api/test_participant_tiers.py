@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,14 +19,8 @@ from scrip.storage import tiers as tier_store
 from scrip_local.stack import LocalStack
 from tests.api.events_helpers import processed, rule, send
 from tests.api.test_tiers import SPEC_EXAMPLE
-from tests.api.webhook_receiver import Receiver, receiver
+from tests.api.webhook_receiver import Receiver
 from tests.conftest import Api
-
-
-@pytest.fixture
-def hooks() -> Iterator[Receiver]:
-    with receiver() as found:
-        yield found
 
 
 def _setup(api: Api, **participant: Any) -> tuple[str, str]:

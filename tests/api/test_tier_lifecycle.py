@@ -9,17 +9,16 @@ from __future__ import annotations
 import copy
 import json
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
 from boto3.dynamodb.conditions import Key
 
 from scrip.storage import keys, table
 from scrip.storage import tiers as tier_store
 from scrip_local.stack import LocalStack
-from tests.api.webhook_receiver import Receiver, receiver
+from tests.api.webhook_receiver import Receiver
 from tests.conftest import Api
 
 JOB = "TierJobsFunction"
@@ -65,24 +64,6 @@ def _boundary() -> datetime:
 
 def _stamp(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-@pytest.fixture
-def move_clock(api: Api) -> Iterator[Callable[[datetime], None]]:
-    """Move the application clock to a moment (the local clock route); back to the wall clock after."""
-
-    def to(moment: datetime) -> None:
-        offset = (moment - datetime.now(UTC)).total_seconds()
-        assert api.post("/_local/clock", json={"offset_seconds": offset}).status_code == 200
-
-    yield to
-    api.post("/_local/clock", json={"offset_seconds": 0})
-
-
-@pytest.fixture
-def hooks() -> Iterator[Receiver]:
-    with receiver() as found:
-        yield found
 
 
 class _Program:

@@ -13,14 +13,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from scrip_local.stack import LocalStack
-from tests.api import test_tier_lifecycle as lifecycle
 from tests.api.events_helpers import processed, rule, send
 from tests.api.test_tier_lifecycle import THREE_LEVELS, _Program
 from tests.api.webhook_receiver import Receiver
 from tests.conftest import Api
-
-# The lifecycle tests' fixtures: the clock route (reset afterwards) and a webhook receiver.
-move_clock, hooks = lifecycle.move_clock, lifecycle.hooks
 
 
 def test_a_year_of_a_three_level_calendar_year_tier(

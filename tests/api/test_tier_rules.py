@@ -6,7 +6,6 @@ from __future__ import annotations
 import copy
 import json
 import uuid
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,7 +16,7 @@ from scrip_local.stack import LocalStack
 from tests.api.events_helpers import processed, rule, send
 from tests.api.test_participant_tiers import _due_entries
 from tests.api.test_tiers import SPEC_EXAMPLE
-from tests.api.webhook_receiver import Receiver, receiver
+from tests.api.webhook_receiver import Receiver
 from tests.conftest import Api
 
 # The spec's tier (silver: nights >= 10; gold: nights >= 40 OR spend >= 8000) and a platinum
@@ -45,12 +44,6 @@ SPEND = {"type": "COUNTER", "key": "qualifying_spend", "value": "event.spend"}
 def _no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     # A failed attempt is retried at once, so that a failing event reaches FAILED in one drain.
     monkeypatch.setenv("SCRIP_EVENT_RETRY_BASE_SECONDS", "0")
-
-
-@pytest.fixture
-def hooks() -> Iterator[Receiver]:
-    with receiver() as found:
-        yield found
 
 
 def _setup(api: Api, tier: dict[str, Any] | None = None) -> tuple[str, str, str]:

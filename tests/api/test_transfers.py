@@ -684,6 +684,24 @@ def test_an_adjust_after_the_commit_point_finishes_the_transfer_first(
     _check_ledger(ledger, [alice, *people], Decimal(994), lot_mode=False)
 
 
+def test_the_stream_alone_finishes_a_committed_transfer(
+    ledger: Ledger, stack: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No reader comes by after the crash: the progress item's COMMITTED stream record (which
+    the template's filter must pass) finishes the transfer."""
+    alice, people, recipients = _staged_simple(ledger)
+    real_write = transactions.write
+    monkeypatch.setattr(transactions, "write", _dying_at(real_write, 2, True))  # committed, no leg applied
+    assert transfer(ledger, recipients, source_participant_id=alice).status_code == 500
+    monkeypatch.setattr(transactions, "write", real_write)
+    (entry_id,) = _markers(ledger, people)
+    stack.drain()
+    progress = transfer_store.get(ledger.api.organization_id, entry_id)
+    assert progress is not None and progress.status == transfer_store.COMPLETED
+    assert not _markers(ledger, people)
+    _check_ledger(ledger, [alice, *people], Decimal(1000), lot_mode=False)
+
+
 def test_a_reader_undoes_a_transfer_left_preparing_past_its_deadline(
     ledger: Ledger, monkeypatch: pytest.MonkeyPatch
 ) -> None:

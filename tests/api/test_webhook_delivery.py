@@ -69,12 +69,6 @@ def _archive_endpoints_afterwards(api: Api) -> Iterator[None]:
         api.delete(f"/v1/webhook-endpoints/{row['id']}")
 
 
-@pytest.fixture
-def hooks() -> Iterator[Receiver]:
-    with receiver() as found:
-        yield found
-
-
 def register(api: Api, url: str, events: list[str] | None = None) -> tuple[str, str]:
     """(endpoint id, secret)."""
     created = api.post("/v1/webhook-endpoints", json={"url": url, "enabled_events": events or ["*"]})

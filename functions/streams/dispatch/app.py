@@ -2,6 +2,7 @@
 
 * a PENDING event (new, after a failed attempt, after POST /retry) is queued for processing;
 * a RUNNING fan-out job (a BROADCAST: one SYSTEM event per enrolled participant) runs its next page;
+* an automation created ``pending`` (``immediate``) starts its fan-out run;
 * a committed journal entry, an event that finished, a new participant become webhook
   notifications, with one delivery per subscribed endpoint;
 * a PENDING webhook delivery that is due is queued for sending;
@@ -45,6 +46,27 @@ def record_handler(record: ItemChangeRecord) -> None:
 
         created = fanouts.run_page(str(image["organization_id"]), str(image["id"]), int(image["page"]))
         metrics.add_metric(name="FanOutEffectsCreated", unit="Count", value=created)
+        return
+    if entity == "AUTOMATION" and record.eventName == "INSERT" and image.get("execution_status") == "pending":
+        # An ``immediate`` automation's create (06 §1.5.3): its first run starts here, once.
+        from scrip.services import automation_runs
+
+        automation_runs.start_pending(str(image["organization_id"]), str(image["id"]))
+        return
+    if entity == "AUTOMATION":
+        # A participant_state automation's create (06 §1.7.9): its first subscription refresh,
+        # once. Other automations' records reach here only because the filter takes every
+        # AUTOMATION INSERT (one filter pattern instead of two): nothing else to do for them.
+        if record.eventName == "INSERT" and image.get("trigger_type") == "participant_state":
+            from scrip.services import subscriptions
+
+            subscriptions.start_initial_refresh(str(image["organization_id"]), str(image["id"]))
+        return
+    if entity == "STATE_CHANGE" and image.get("state_type") == "counter":
+        # A counter's history line: the THRESHOLD subscriptions it may cross (06 §1.5.4).
+        from scrip.services import subscriptions
+
+        subscriptions.on_counter_change_record(image)
         return
     if entity == "WEBHOOK_DELIVERY":
         _pending_deliveries.append(image)

@@ -24,6 +24,8 @@ class FanOutStatus(StrEnum):
 class FanOutKind(StrEnum):
     BROADCAST = "BROADCAST"
     TIER_PERIOD_END = "TIER_PERIOD_END"  # payload: tier_key, boundary (services/tier_jobs.py)
+    AUTOMATION = "AUTOMATION"  # payload: automation_id, fire_at (services/automation_runs.py)
+    SUBSCRIPTION_REFRESH = "SUBSCRIPTION_REFRESH"  # payload: automation_id (services/subscriptions.py)
 
 
 @dataclass(frozen=True)

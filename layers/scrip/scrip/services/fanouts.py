@@ -5,7 +5,8 @@ tier period-end job and automations later). Each stream record of the job's item
 RUNNING asks for one page (``run_page``):
 
 1. read the job; a record that shows an older page than the job's (a redelivered or stale
-   record), or a job no longer RUNNING (cancelled, completed), does nothing;
+   record) does nothing; a job no longer RUNNING (cancelled, completed) only has its kind's
+   ``FINISH`` recorded, if it has one (an automation's run state);
 2. read up to ``PAGE_SIZE`` enrolled participant ids after the job's cursor (a query of the
    program's ENROLLED partition) and apply the kind's work to them: the work is idempotent per
    participant (deterministic idempotency keys), so a page applied twice creates nothing twice;
@@ -23,7 +24,7 @@ from typing import Any
 
 from scrip.domain import clock, ids
 from scrip.domain.fanouts import FanOut, FanOutKind, FanOutStatus
-from scrip.services import follow_ups, tier_jobs
+from scrip.services import automation_runs, follow_ups, subscriptions, tier_jobs
 from scrip.storage import fanouts as fanout_store
 from scrip.storage import participants as participant_store
 from scrip.storage import transactions
@@ -38,6 +39,15 @@ Work = Callable[[FanOut, list[str]], int]
 WORK: dict[FanOutKind, Work] = {
     FanOutKind.BROADCAST: follow_ups.broadcast_page,
     FanOutKind.TIER_PERIOD_END: tier_jobs.period_end_page,
+    FanOutKind.AUTOMATION: automation_runs.automation_page,
+    FanOutKind.SUBSCRIPTION_REFRESH: subscriptions.refresh_page,
+}
+# What a kind records when its job ends (the record of the job COMPLETED or CANCELLED): run again
+# for a redelivered record, so it must find its own earlier effect and do nothing.
+Finish = Callable[[FanOut], object]
+FINISH: dict[FanOutKind, Finish] = {
+    FanOutKind.AUTOMATION: automation_runs.finish,
+    FanOutKind.SUBSCRIPTION_REFRESH: subscriptions.finish_refresh,
 }
 
 
@@ -66,7 +76,12 @@ def start(
 def run_page(org_id: str, fanout_id: str, page: int) -> int:
     """Apply the page a stream record showed the job at (see the module docstring); effects created."""
     job = fanout_store.get(org_id, fanout_id)
-    if job is None or job.status is not FanOutStatus.RUNNING or job.page != page:
+    if job is None or job.page != page:
+        return 0
+    if job.status is not FanOutStatus.RUNNING:
+        finish = FINISH.get(job.kind)
+        if finish is not None:
+            finish(job)
         return 0
     participant_ids, more = participant_store.enrolled_page(org_id, job.program_id, limit=PAGE_SIZE, after=job.cursor)
     created = WORK[job.kind](job, participant_ids) if participant_ids else 0

@@ -88,6 +88,29 @@ def _lifecycle_source(tier: Tier) -> ChangeSource:
 # ------------------------------------------------------------------ STATE entries
 
 
+def _lapse_writes(
+    org: str,
+    owner: Owner,
+    tier: Tier,
+    stored: tier_store.StoredTierState,
+    decision: tier_lifecycle.Lapse,
+    now: datetime,
+) -> list[transactions.Write]:
+    """What a lapse decided, as the lifecycle's level change (due index job or period end alike)."""
+    return level_change_writes(
+        org,
+        owner,
+        tier,
+        stored,
+        decision.level,
+        now=now,
+        expires_at=decision.expires_at,
+        source=TierChangeSource.LIFECYCLE,
+        change_source=_lifecycle_source(tier),
+        grace_until=decision.grace_until,
+    )
+
+
 def _apply_state(entry: dict[str, Any], now: datetime, report: TierJobReport) -> None:
     org = str(entry["organization_id"])
     partition = str(entry["owner_partition"])
@@ -115,18 +138,7 @@ def _apply_state(entry: dict[str, Any], now: datetime, report: TierJobReport) ->
             assert due_at is not None
             counters = _values(state_store.read(org, owner).counters, now)
             decision = tier_lifecycle.lapse(tier, current, counters, due_at, grace_until=state.grace_until)
-        writes = level_change_writes(
-            org,
-            owner,
-            tier,
-            stored,
-            decision.level,
-            now=now,
-            expires_at=decision.expires_at,
-            source=TierChangeSource.LIFECYCLE,
-            change_source=_lifecycle_source(tier),
-            grace_until=decision.grace_until,
-        )
+        writes = _lapse_writes(org, owner, tier, stored, decision, now)
         # A non-empty change moves or deletes the level's due entry, which is this one.
         transactions.write(writes or [tier_store.delete_due(entry)])
         return "changed" if decision.changed else "kept"
@@ -226,18 +238,7 @@ def _evaluate(org: str, tier: Tier, participant_id: str, boundary: datetime, now
             and state.expires_at <= boundary
         ):
             decision = tier_lifecycle.lapse(tier, level, values, boundary)
-            writes += level_change_writes(
-                org,
-                owner,
-                tier,
-                stored,
-                decision.level,
-                now=now,
-                expires_at=decision.expires_at,
-                source=TierChangeSource.LIFECYCLE,
-                change_source=_lifecycle_source(tier),
-                grace_until=decision.grace_until,
-            )
+            writes += _lapse_writes(org, owner, tier, stored, decision, now)
             level = decision.level
         # Counters roll over at the current lifecycle's own boundaries only: a boundary filed
         # before a PATCH changed the period only lapses the levels that were given it.

@@ -8,6 +8,7 @@ it is RUNNING, so ``cancel`` stops it between pages.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -107,6 +108,28 @@ def advance(job: FanOut, *, cursor: str | None, processed: int, finished: bool, 
         ConditionExpression="#page = :page AND #status = :running",
         ExpressionAttributeNames=names,
         ExpressionAttributeValues=values,
+    )
+
+
+def cancel_write(
+    org_id: str, fanout_id: str, now: datetime, on_not_running: Callable[[], Exception]
+) -> transactions.Write:
+    """``cancel`` as one item of a transaction (an automation's cancel commits it with the
+    automation's own state); ``on_not_running`` when the job already finished or stopped."""
+    return transactions.Write(
+        "Update",
+        {
+            "Key": _key(org_id, fanout_id),
+            "UpdateExpression": "SET #status = :cancelled, updated_at = :now",
+            "ConditionExpression": "#status = :running",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": {
+                ":running": FanOutStatus.RUNNING.value,
+                ":cancelled": FanOutStatus.CANCELLED.value,
+                ":now": items.timestamp(now),
+            },
+        },
+        on_not_running,
     )
 
 

@@ -369,6 +369,84 @@ def scheduled_events_due(hour: str, shard: int) -> str:
     return f"SCHEDULED#{hour}#{shard}"
 
 
+def automation(org_id: str, automation_id: str) -> str:
+    return f"ORG#{org_id}#AUTOMATION#{automation_id}"
+
+
+def program_automations(org_id: str, program_id: str) -> str:
+    """A program's automation list, by creation (06 §1.7.2)."""
+    return f"{program(org_id, program_id)}#AUTOMATIONS"
+
+
+def automation_name(org_id: str, program_id: str, name: str) -> str:
+    """The claim of an automation name within its program (case-insensitive; hashed, names are client text)."""
+    digest = hashlib.sha256(name.lower().encode()).hexdigest()
+    return f"{program(org_id, program_id)}#AUTOMATIONNAME#{digest}"
+
+
+# Automations due in one hour, in shards by automation id: thousands of crons on "0 9 * * *"
+# fall due in the same minute and must not land on one partition.
+AUTOMATIONS_DUE_SHARDS = 16
+
+
+def automations_due(hour: str, shard: int) -> str:
+    """Active cron / one_time automations by the hour (``YYYY-MM-DDTHH``) they fall due."""
+    return lots_due("AUTOMATION", hour, shard)
+
+
+AUTOMATIONS_DUE_CHECKPOINT = "AUTODUE#CHECKPOINT"  # the first hour the automation scheduler has not seen empty
+# Sort key of an automation's current fan-out run, in the automation's partition
+# (``storage/automation_runs.py``): the job's id, its fire instant and the pages already counted.
+AUTOMATION_RUN_SK = "RUN"
+
+
+# participant_state subscriptions (06 §1.8, ``storage/subscriptions.py``): one item per
+# (automation, participant) in a partition of its own, so a fire pass touches no shared item.
+def subscription(org_id: str, automation_id: str, participant_id: str) -> str:
+    return f"{automation(org_id, automation_id)}#SUBSCRIPTION#{participant_id}"
+
+
+def automation_subscriptions(org_id: str, automation_id: str) -> str:
+    """An automation's subscription list, by ``next_trigger_at`` (nulls last) then participant."""
+    return f"{automation(org_id, automation_id)}#SUBSCRIPTIONS"
+
+
+# Subscriptions due in one hour, sharded by participant id: a birthday automation's thousands of
+# 09:00 fires land in one minute and must not land on one partition.
+SUBSCRIPTIONS_DUE_SHARDS = 16
+
+
+def subscriptions_due(hour: str, shard: int) -> str:
+    return lots_due("SUBSCRIPTION", hour, shard)
+
+
+SUBSCRIPTIONS_DUE_CHECKPOINT = lots_due_checkpoint("SUBSCRIPTION")
+_NULLS_LAST = "~"  # sorts after every RFC 3339 timestamp
+
+
+def subscription_list_entry(next_trigger_at: str | None, participant_id: str) -> str:
+    """Sort key of a subscription's list entry: by next trigger, nulls last, then participant."""
+    return f"{next_trigger_at or _NULLS_LAST}#{participant_id}"
+
+
+def subscription_due_entry(due_at: str, org_id: str, automation_id: str, participant_id: str) -> str:
+    return due_entry(due_at, org_id, f"{automation_id}#{participant_id}")
+
+
+def threshold_watches(org_id: str, participant_id: str) -> str:
+    """A participant's active THRESHOLD subscriptions, one entry per automation: what a counter
+    change of theirs reads (one small Query) to find the thresholds it may cross."""
+    return f"{participant(org_id, participant_id)}#THRESHOLDWATCH"
+
+
+def participant_of_state_history(partition_key: str) -> tuple[str, str] | None:
+    """(organization id, participant id) of a participant's state history partition, else None."""
+    parts = partition_key.split("#")
+    if len(parts) == 5 and parts[0] == "ORG" and parts[2] == "PARTICIPANT" and parts[4] == "STATEHISTORY":
+        return parts[1], parts[3]
+    return None
+
+
 def fanout(org_id: str, fanout_id: str) -> str:
     """A paged fan-out job over a program's enrolled participants (``storage/fanouts.py``)."""
     return f"{organization(org_id)}#FANOUT#{fanout_id}"

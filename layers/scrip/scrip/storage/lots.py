@@ -14,7 +14,7 @@ from typing import Any
 
 from scrip.domain.ledger import Account, EntityType
 from scrip.domain.lots import Lot, LotOrigin, LotStatus
-from scrip.storage import items, keys, listing, read_cache, table, transactions
+from scrip.storage import due_index, items, keys, listing, read_cache, table, transactions
 
 
 def partition(org_id: str, account: Account, asset_id: str) -> str:
@@ -144,20 +144,11 @@ def delete_due(entry: dict[str, Any]) -> transactions.Write:
 
 def due_checkpoint(kind: str) -> datetime | None:
     """The first hour of ``kind``'s due index not yet known to be empty (None before the first run)."""
-    got = table.client().get_item(
-        TableName=table.table_name(),
-        Key={"PK": keys.lots_due_checkpoint(kind), "SK": keys.ENTITY_SK},
-        ConsistentRead=True,
-    )
-    return items.moment(got.get("Item", {}).get("hour"))
+    return due_index.checkpoint(keys.lots_due_checkpoint(kind))
 
 
 def save_due_checkpoint(kind: str, hour: datetime) -> None:
-    # Two overlapping runs may write it out of order: an older checkpoint only makes a run read more.
-    table.client().put_item(
-        TableName=table.table_name(),
-        Item={"PK": keys.lots_due_checkpoint(kind), "SK": keys.ENTITY_SK, "hour": items.timestamp(hour)},
-    )
+    due_index.save_checkpoint(keys.lots_due_checkpoint(kind), hour)
 
 
 def without_repeats(writes: list[transactions.Write]) -> list[transactions.Write]:

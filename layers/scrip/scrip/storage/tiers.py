@@ -41,7 +41,7 @@ from scrip.domain.tiers import (
     parse_qualification,
     qualification_document,
 )
-from scrip.storage import items, keys, listing, read_cache, table, transactions
+from scrip.storage import due_index, items, keys, listing, read_cache, transactions
 
 DUE_SHARDS = keys.LOTS_DUE_SHARDS
 # The two kinds of entry of the tier due index: an owner's level whose ``expires_at`` falls due,
@@ -403,17 +403,11 @@ def delete_due(entry: dict[str, Any]) -> transactions.Write:
 
 def due_checkpoint() -> datetime | None:
     """The first hour of the tier due index not yet known to be empty (None before the first run)."""
-    got = table.client().get_item(
-        TableName=table.table_name(), Key={"PK": _CHECKPOINT, "SK": keys.ENTITY_SK}, ConsistentRead=True
-    )
-    return items.moment(got.get("Item", {}).get("hour"))
+    return due_index.checkpoint(_CHECKPOINT)
 
 
 def save_due_checkpoint(hour: datetime) -> None:
-    # Two overlapping runs may write it out of order: an older checkpoint only makes a run read more.
-    table.client().put_item(
-        TableName=table.table_name(), Item={"PK": _CHECKPOINT, "SK": keys.ENTITY_SK, "hour": items.timestamp(hour)}
-    )
+    due_index.save_checkpoint(_CHECKPOINT, hour)
 
 
 _CHECKPOINT = keys.lots_due_checkpoint("TIER_EXPIRY")

@@ -1,0 +1,35 @@
+"""Every minute (EventBridge schedule): fire the automations that fell due (06 §1.9): a
+program-scoped one's event, a participants-scoped one's fan-out run."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from scrip.observability import lambda_handler, logger, metrics
+from scrip.services import automation_runs, subscriptions
+
+
+@lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    report = automation_runs.run_due()
+    metrics.add_metric(name="AutomationsFired", unit="Count", value=report.fired)
+    metrics.add_metric(name="AutomationFiresSkipped", unit="Count", value=report.skipped)
+    metrics.add_metric(name="AutomationFiresFailed", unit="Count", value=report.failed)
+    result: dict[str, Any] = {
+        "fired": report.fired,
+        "skipped": report.skipped,
+        "failed": report.failed,
+        "dropped": report.dropped,
+    }
+    # participant_state subscriptions due by now (06 §1.8): the same tick, its own due index.
+    fires = subscriptions.fire_due()
+    metrics.add_metric(name="SubscriptionsFired", unit="Count", value=fires.fired)
+    metrics.add_metric(name="SubscriptionFiresFailed", unit="Count", value=fires.failed)
+    result["subscriptions"] = {
+        "fired": fires.fired,
+        "skipped": fires.skipped,
+        "failed": fires.failed,
+        "dropped": fires.dropped,
+    }
+    logger.info("automation scheduler ran", extra=result)
+    return result
