@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from scrip.domain import schedules
-from scrip.domain.clock import parse_rfc3339
+from scrip.domain.clock import parse_rfc3339, to_rfc3339
 from scrip.storage import automations as automation_store
 from scrip.storage import transactions
 from tests.conftest import Api
@@ -167,7 +167,13 @@ def test_participant_state_stores_its_schedule(api: Api) -> None:
     created = _create(api, program_id, **_body("participant_state"))
     assert created["schedule_type"] == "ATTRIBUTE_DATE" and created["timezone"] == "UTC"
     assert created["schedule_config"] == {"attribute": "birthday", "time_of_day": "09:00"}
-    assert _due_key(api, created["id"]) is None  # its subscriptions are scheduled, not the automation
+    # Its subscriptions are scheduled; the automation's own entry is its periodic refresh (§1.7.9).
+    due = _due_key(api, created["id"])
+    assert due is not None and due["SK"].startswith(
+        to_rfc3339(parse_rfc3339(created["created_at"]) + timedelta(minutes=15))
+    )
+    assert api.delete(_url(program_id, created["id"])).status_code == 204  # so no later scheduler run refreshes it
+    assert _due_key(api, created["id"]) is None
 
 
 @pytest.mark.parametrize(

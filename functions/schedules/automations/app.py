@@ -15,11 +15,13 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     metrics.add_metric(name="AutomationsFired", unit="Count", value=report.fired)
     metrics.add_metric(name="AutomationFiresSkipped", unit="Count", value=report.skipped)
     metrics.add_metric(name="AutomationFiresFailed", unit="Count", value=report.failed)
+    metrics.add_metric(name="SubscriptionRefreshesStarted", unit="Count", value=report.refreshes)
     result: dict[str, Any] = {
         "fired": report.fired,
         "skipped": report.skipped,
         "failed": report.failed,
         "dropped": report.dropped,
+        "refreshes": report.refreshes,
     }
     # participant_state subscriptions due by now (06 §1.8): the same tick, its own due index.
     fires = subscriptions.fire_due()

@@ -30,6 +30,7 @@ EVENT_RETRY_BASE_SECONDS = "SCRIP_EVENT_RETRY_BASE_SECONDS"
 EVENT_SWEEP_GRACE_SECONDS = "SCRIP_EVENT_SWEEP_GRACE_SECONDS"
 IDEMPOTENCY_RETENTION_SECONDS = "SCRIP_IDEMPOTENCY_RETENTION_SECONDS"
 WEBHOOKS_ALLOW_LOOPBACK_HTTP = "SCRIP_WEBHOOKS_ALLOW_LOOPBACK_HTTP"
+SUBSCRIPTION_REFRESH_SECONDS = "SCRIP_SUBSCRIPTION_REFRESH_SECONDS"
 
 VARIABLES = (
     TABLE_NAME,
@@ -41,6 +42,7 @@ VARIABLES = (
     EVENT_SWEEP_GRACE_SECONDS,
     IDEMPOTENCY_RETENTION_SECONDS,
     WEBHOOKS_ALLOW_LOOPBACK_HTTP,
+    SUBSCRIPTION_REFRESH_SECONDS,
 )
 
 DEFAULT_IDEMPOTENCY_RETENTION_SECONDS = 30 * 24 * 3600  # decision 1: at least 24 h, 30 days by default
@@ -72,6 +74,9 @@ class Settings:
     idempotency_retention_seconds: int = DEFAULT_IDEMPOTENCY_RETENTION_SECONDS
     # Only the local stack sets this (a developer's receiver on localhost); the template never does.
     webhooks_allow_loopback_http: bool = False
+    # How often the scheduler re-evaluates each active participant_state automation's filter
+    # (06 §1.7.9, "every 15 min" [inferred]); each refresh reads every enrolled participant once.
+    subscription_refresh_seconds: float = 900.0
 
     @property
     def table_name(self) -> str:
@@ -119,6 +124,12 @@ class Settings:
                 IDEMPOTENCY_RETENTION_SECONDS, int, defaults.idempotency_retention_seconds, "a whole number of seconds"
             ),
             webhooks_allow_loopback_http=environment.get(WEBHOOKS_ALLOW_LOOPBACK_HTTP) == "true",
+            subscription_refresh_seconds=value(
+                SUBSCRIPTION_REFRESH_SECONDS,
+                _period,
+                defaults.subscription_refresh_seconds,
+                "a number of seconds >= 60",
+            ),
         )
 
 
@@ -135,6 +146,14 @@ def _required(value: str | None, name: str) -> str:
 def _finite(text: str) -> float:
     number = float(text)
     if number != number or number in (float("inf"), float("-inf")):
+        raise ValueError(text)
+    return number
+
+
+def _period(text: str) -> float:
+    """A number of seconds, a minute at least: the scheduler ticks every minute."""
+    number = _finite(text)
+    if number < 60:
         raise ValueError(text)
     return number
 

@@ -102,6 +102,10 @@ class Automation:
     schedule_type: ScheduleType | None = None
     schedule_config: dict[str, Any] | None = None  # as given, validated by schedules.parse_schedule_config
     last_evaluated_at: datetime | None = None
+    # The periodic refresh of §1.7.9: when the scheduler starts the next one, and the job of the
+    # last one it started (a fire while that job still runs is skipped). Not rendered.
+    next_refresh_at: datetime | None = None
+    refresh_job_id: str | None = None
     # participants scope
     participant_filter: str | None = None
     guard_condition: str | None = None
@@ -117,11 +121,14 @@ class Automation:
     @property
     def due_at(self) -> datetime | None:
         """When the scheduler must pick this automation up, or None when it has no due entry:
-        only an active cron (``next_run_at``) or unprocessed one_time (``trigger_at``)."""
+        only an active cron (``next_run_at``), unprocessed one_time (``trigger_at``) or
+        participant_state automation (``next_refresh_at``, its periodic refresh)."""
         if self.status is not AutomationStatus.ACTIVE:
             return None
         if self.trigger_type is TriggerType.CRON:
             return self.next_run_at
+        if self.trigger_type is TriggerType.PARTICIPANT_STATE:
+            return self.next_refresh_at
         if self.trigger_type is TriggerType.ONE_TIME and self.processed_at is None:
             return self.trigger_at
         return None

@@ -1,5 +1,5 @@
-"""A paged, resumable job over a program's enrolled participants (BROADCAST, later the tier
-period-end job and automations).
+"""A paged, resumable job over a program's enrolled participants (BROADCAST, the tier period
+end, automation runs, subscription refreshes).
 
 The job is one item: its kind, its payload, the position reached in the program's enrolled list
 (``cursor``), the number of pages done (``page``) and its status. One page is processed per
@@ -41,3 +41,22 @@ class FanOut:
     status: FanOutStatus
     created_at: datetime
     updated_at: datetime
+
+
+def new_job(
+    organization_id: str, job_id: str, kind: FanOutKind, program_id: str, payload: dict[str, Any], now: datetime
+) -> FanOut:
+    """A job about to start: RUNNING, before its first page."""
+    return FanOut(
+        organization_id=organization_id,
+        id=job_id,
+        kind=kind,
+        program_id=program_id,
+        payload=payload,
+        cursor=None,
+        page=0,
+        participants_processed=0,
+        status=FanOutStatus.RUNNING,
+        created_at=now,
+        updated_at=now,
+    )

@@ -14,6 +14,7 @@ even a fire repeated after a crash between the event and the save creates nothin
   for no participant. A failure to generate it is recorded (``last_error`` of a cron,
   ``error_message`` of a one_time); 5 consecutive failed runs pause the automation [inferred,
   §1.9]; a success resets the count.
+* ``trigger_type=participant_state``: its periodic subscription refresh (``services/subscriptions.py``).
 * ``scope=participants``: a fan-out run (``services/fanouts.py``, kind ``AUTOMATION``) started in
   the transaction of the save: ``execution_status`` ``pending``, counters at 0. A fire while a run
   is pending or executing is skipped (§1.9), the schedule still moves on.
@@ -60,7 +61,7 @@ from scrip.domain.automations import (
 )
 from scrip.domain.errors import ApiError, ValidationFailed
 from scrip.domain.events import EventType, Submission
-from scrip.domain.fanouts import FanOut, FanOutKind, FanOutStatus
+from scrip.domain.fanouts import FanOut, FanOutKind, FanOutStatus, new_job
 from scrip.domain.organizations import Caller
 from scrip.domain.participants import Participant, ParticipantStatus
 from scrip.domain.rule_engine import EVALUATION_TIME_LIMIT_SECONDS, Snapshot, activation
@@ -94,6 +95,7 @@ class SchedulerReport:
     skipped: int = 0  # participant fires skipped because a run was still going
     failed: int = 0  # program fires whose event could not be generated
     dropped: int = 0  # due entries with nothing (left) to do
+    refreshes: int = 0  # periodic subscription refreshes started (participant_state, §1.7.9)
 
 
 def fanout_id(automation_id: str, fire_at: datetime) -> str:
@@ -122,19 +124,8 @@ def _run_writes(
         participants_processed=0,
     )
     org = before.organization_id
-    job = FanOut(
-        organization_id=org,
-        id=fanout_id(before.id, fire_at),
-        kind=FanOutKind.AUTOMATION,
-        program_id=before.program_id,
-        payload={"automation_id": before.id, "fire_at": clock.to_rfc3339(fire_at)},
-        cursor=None,
-        page=0,
-        participants_processed=0,
-        status=FanOutStatus.RUNNING,
-        created_at=now,
-        updated_at=now,
-    )
+    payload = {"automation_id": before.id, "fire_at": clock.to_rfc3339(fire_at)}
+    job = new_job(org, fanout_id(before.id, fire_at), FanOutKind.AUTOMATION, before.program_id, payload, now)
     return started, [
         *automation_store.save_writes(before, started),
         run_store.start_write(org, before.id, job.id, fire_at),
@@ -247,6 +238,17 @@ def _scheduled(automation: Automation, fire_at: datetime, now: datetime) -> dict
 
 
 def _fire(automation: Automation, fire_at: datetime, now: datetime, report: SchedulerReport) -> None:
+    if automation.trigger_type is TriggerType.PARTICIPANT_STATE:
+        # Imported here: services/subscriptions.py builds on this module (its snapshot and CEL).
+        from scrip.services import subscriptions
+
+        started, writes = subscriptions.periodic_refresh_writes(automation, fire_at, now)
+        transactions.write(writes)
+        if started:
+            report.refreshes += 1
+        else:
+            report.skipped += 1
+        return
     scheduled = _scheduled(automation, fire_at, now)
     if automation.scope is Scope.PARTICIPANTS:
         moved = _touched(automation, now, **scheduled)

@@ -20,13 +20,17 @@ from scrip.storage import transactions
 def create_automation(caller: Caller, program_id: str, fields: dict[str, Any]) -> Automation:
     org_id = caller.organization_id
     program_store.require(org_id, program_id).require_active()  # 404, then 422, before the body's rules
+    now = clock.now()
     automation = automation_rules.new_automation(
         organization_id=org_id,
         program_id=program_id,
         automation_id=ids.new_id(),
-        now=clock.now(),
+        now=now,
         **fields,
     )
+    # A participant_state automation's first refresh runs from its INSERT record; the periodic
+    # one comes a period later (its due entry is written with it).
+    automation = subscriptions.with_refresh_schedule(automation, automation, True, now)
     automation_store.create(automation)  # the program's existence is checked again in the transaction
     return automation
 
@@ -40,15 +44,17 @@ def update_automation(caller: Caller, program_id: str, automation_id: str, chang
 
     def attempt() -> Automation:
         current = automation_store.require(org_id, program_id, automation_id)
-        updated = automation_rules.apply_update(current, changes, clock.now())
+        now = clock.now()
+        updated = automation_rules.apply_update(current, changes, now)
         if updated is current:
             return current
         after = dataclasses.replace(updated, version=current.version + 1)
         # A participant_state automation whose filter or schedule changed re-evaluates its
-        # subscriptions (§1.7.4), by a refresh started in the same transaction.
-        transactions.write(
-            [*automation_store.save_writes(current, after), *subscriptions.refresh_writes(current, after)]
-        )
+        # subscriptions (§1.7.4), by a refresh started in the same transaction; its periodic
+        # refresh moves a period after that one (or leaves the due index while paused).
+        refreshing = subscriptions.refresh_writes(current, after)
+        after = subscriptions.with_refresh_schedule(current, after, bool(refreshing), now)
+        transactions.write([*automation_store.save_writes(current, after), *refreshing])
         return after
 
     return retry_on_stale(attempt, automation_store.StaleAutomation)

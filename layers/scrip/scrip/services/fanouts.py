@@ -23,7 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 from scrip.domain import clock, ids
-from scrip.domain.fanouts import FanOut, FanOutKind, FanOutStatus
+from scrip.domain.fanouts import FanOut, FanOutKind, FanOutStatus, new_job
 from scrip.services import automation_runs, follow_ups, subscriptions, tier_jobs
 from scrip.storage import fanouts as fanout_store
 from scrip.storage import participants as participant_store
@@ -55,20 +55,7 @@ def start(
     org_id: str, *, kind: FanOutKind, program_id: str, payload: dict[str, Any], fanout_id: str | None = None
 ) -> str:
     """Stage a new job in the current transaction (or write it now outside one); its id."""
-    now = clock.now()
-    job = FanOut(
-        organization_id=org_id,
-        id=fanout_id or ids.new_id(),
-        kind=kind,
-        program_id=program_id,
-        payload=payload,
-        cursor=None,
-        page=0,
-        participants_processed=0,
-        status=FanOutStatus.RUNNING,
-        created_at=now,
-        updated_at=now,
-    )
+    job = new_job(org_id, fanout_id or ids.new_id(), kind, program_id, payload, clock.now())
     transactions.write(fanout_store.start_writes(job))
     return job.id
 

@@ -10,8 +10,19 @@ first ``next_trigger_at``; an active subscription's ``next_trigger_at`` is recom
 set or changed since); an active subscription that no longer matches (or whose participant is
 no longer active) is ``completed``. Every save is conditioned on what was read, so a page
 applied twice changes nothing twice. The job's end sets the automation's ``last_evaluated_at``.
-The periodic refresh of §1.7.9 ("every 15 min" [inferred]) is not built: refresh runs at create
-and on request.
+
+**Periodic refresh** (§1.7.9, "every 15 min" [inferred]; the period is the setting
+``SCRIP_SUBSCRIPTION_REFRESH_SECONDS``, 900 by default): an active participant_state automation
+has an entry in the automations' due index at its ``next_refresh_at`` (its create, a resume or a
+refresh-starting PATCH set it to now + period; a pause clears it, archiving removes the entry).
+The automation scheduler fires it (``periodic_refresh_writes``): one refresh job whose id derives
+from the automation and the due instant, started in the transaction that moves
+``next_refresh_at`` to the first period boundary after now, conditioned on the automation's
+version: an overlapping or retried scheduler run finds the entry stale, and a second start of
+the same job is refused. While the last periodic job still runs, the fire only moves the entry.
+Cost of an idle automation per period: one transaction of the automation's put, the due entry's
+delete and put, and the job's put (each written twice, as transactions write), then the job's
+own pages (one read of each enrolled participant) and ``last_evaluated_at``'s save at its end.
 
 **Fire pass** (``fire_due``, a step of the automation scheduler, every minute): reads the
 subscription due index up to now, from a checkpoint, hour by hour and shard by shard (as the
@@ -36,16 +47,17 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from scrip import settings
 from scrip.domain import clock, ids
 from scrip.domain import subscriptions as rules
 from scrip.domain.automations import Automation, AutomationStatus, TriggerType, generated_event_data, idempotency_key
 from scrip.domain.errors import ApiError, ValidationFailed
 from scrip.domain.events import EventType, Submission
-from scrip.domain.fanouts import FanOut, FanOutKind, FanOutStatus
+from scrip.domain.fanouts import FanOut, FanOutKind, FanOutStatus, new_job
 from scrip.domain.organizations import Caller
 from scrip.domain.pagination import Page, decode_cursor, encode_cursor, scope_signature
 from scrip.domain.participants import Participant, ParticipantStatus
@@ -83,18 +95,9 @@ def _refreshable(automation: Automation | None) -> bool:
 
 
 def _refresh_job(automation: Automation, job_id: str, now: datetime) -> FanOut:
-    return FanOut(
-        organization_id=automation.organization_id,
-        id=job_id,
-        kind=FanOutKind.SUBSCRIPTION_REFRESH,
-        program_id=automation.program_id,
-        payload={"automation_id": automation.id},
-        cursor=None,
-        page=0,
-        participants_processed=0,
-        status=FanOutStatus.RUNNING,
-        created_at=now,
-        updated_at=now,
+    payload = {"automation_id": automation.id}
+    return new_job(
+        automation.organization_id, job_id, FanOutKind.SUBSCRIPTION_REFRESH, automation.program_id, payload, now
     )
 
 
@@ -116,6 +119,58 @@ def refresh_writes(before: Automation, after: Automation) -> list[transactions.W
     if not changed and before.status is AutomationStatus.ACTIVE:
         return []
     return fanout_store.start_writes(_refresh_job(after, ids.new_id(), clock.now()))
+
+
+def refresh_period() -> timedelta:
+    """The period of the scheduler's refresh of each active participant_state automation."""
+    return timedelta(seconds=settings.current().subscription_refresh_seconds)
+
+
+def periodic_refresh_id(automation_id: str, due_at: datetime) -> str:
+    """The id of the periodic refresh due at ``due_at``: every scheduler run names the same job."""
+    return str(uuid.uuid5(_REFRESH_NAMESPACE, f"{automation_id}:periodic:{clock.to_rfc3339(due_at)}"))
+
+
+def next_refresh(due_at: datetime, now: datetime) -> datetime:
+    """The first period boundary after ``now``, counted from ``due_at``: a scheduler late by
+    several periods refreshes once, and the cadence stays where it was."""
+    period = refresh_period()
+    return due_at + period * ((now - due_at) // period + 1)
+
+
+def periodic_refresh_writes(
+    automation: Automation, due_at: datetime, now: datetime
+) -> tuple[bool, list[transactions.Write]]:
+    """The scheduler's fire of a due periodic refresh: whether a job starts, and the writes (the
+    automation's save, moving its due entry, and the job), for one transaction."""
+    job_id = periodic_refresh_id(automation.id, due_at)
+    previous = (
+        fanout_store.get(automation.organization_id, automation.refresh_job_id) if automation.refresh_job_id else None
+    )
+    running = previous is not None and previous.status is FanOutStatus.RUNNING
+    after = replace(
+        automation,
+        next_refresh_at=next_refresh(due_at, now),
+        refresh_job_id=automation.refresh_job_id if running else job_id,
+        updated_at=now,
+        version=automation.version + 1,
+    )
+    writes = automation_store.save_writes(automation, after)
+    if running:
+        return False, writes  # skipped: one refresh at a time; the next period judges again
+    return True, [*writes, *fanout_store.start_writes(_refresh_job(automation, job_id, now))]
+
+
+def with_refresh_schedule(before: Automation, after: Automation, refreshing: bool, now: datetime) -> Automation:
+    """``after`` with its periodic refresh placed: none while paused, a period after a refresh
+    started now (a create, a resume, a PATCH of the filter or schedule)."""
+    if after.trigger_type is not TriggerType.PARTICIPANT_STATE:
+        return after
+    if after.status is AutomationStatus.PAUSED:
+        return replace(after, next_refresh_at=None)
+    if refreshing or (after.status is AutomationStatus.ACTIVE and after.next_refresh_at is None):
+        return replace(after, next_refresh_at=now + refresh_period())
+    return after
 
 
 def initial_refresh_id(automation_id: str) -> str:

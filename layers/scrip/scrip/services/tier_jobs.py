@@ -47,7 +47,7 @@ from decimal import Decimal
 from typing import Any
 
 from scrip.domain import clock, due_hours, ids, tier_lifecycle
-from scrip.domain.fanouts import FanOut, FanOutKind, FanOutStatus
+from scrip.domain.fanouts import FanOut, FanOutKind, new_job
 from scrip.domain.state import Counter, Operation, Owner, OwnerKind, StateChange, StateType, counter_text
 from scrip.domain.tiers import Tier, TierStatus
 from scrip.services.common import StaleRetry, retry_on_stale
@@ -162,19 +162,8 @@ def _start_period(entry: dict[str, Any], now: datetime, report: TierJobReport) -
         transactions.write([tier_store.delete_due(entry)])
         report.dropped += 1
         return
-    job = FanOut(
-        organization_id=org,
-        id=period_fanout_id(tier, boundary),
-        kind=FanOutKind.TIER_PERIOD_END,
-        program_id=program_id,
-        payload={"tier_key": tier.key, "boundary": items.timestamp(boundary)},
-        cursor=None,
-        page=0,
-        participants_processed=0,
-        status=FanOutStatus.RUNNING,
-        created_at=now,
-        updated_at=now,
-    )
+    payload = {"tier_key": tier.key, "boundary": items.timestamp(boundary)}
+    job = new_job(org, period_fanout_id(tier, boundary), FanOutKind.TIER_PERIOD_END, program_id, payload, now)
     follow_on = [tier_store.delete_due(entry), *tier_store.period_due_writes(org, tier, boundary)]
     if fanout_store.get(org, job.id) is None:
         try:

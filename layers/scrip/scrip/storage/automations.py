@@ -8,9 +8,10 @@
   list filters on (status, trigger type, scope, source, lower-cased name); a page reads the
   automations themselves by key, so execution state is never stale in a list.
 * ``DUE#AUTOMATION#<hour>#<shard>`` / ``<due_at>#<org>#<id>``: the scheduler's due index. An active cron
-  has one entry at its ``next_run_at``, an active unprocessed one_time at its ``trigger_at``;
-  nothing else has one (``Automation.due_at``). ``save_writes`` moves or removes the entry in the
-  same transaction as the automation, so the index never disagrees with a committed automation.
+  has one entry at its ``next_run_at``, an active unprocessed one_time at its ``trigger_at``, an
+  active participant_state at its ``next_refresh_at`` (the periodic refresh); nothing else has
+  one (``Automation.due_at``). ``save_writes`` moves or removes the entry in the same
+  transaction as the automation, so the index never disagrees with a committed automation.
   Shards by automation id: one minute's thousands of due crons spread over 16 partitions.
 """
 
@@ -98,6 +99,8 @@ def _attributes(a: Automation) -> dict[str, Any]:
         "schedule_type": a.schedule_type.value if a.schedule_type is not None else None,
         "schedule_config": _json(a.schedule_config),
         "last_evaluated_at": items.timestamp(a.last_evaluated_at),
+        "next_refresh_at": items.timestamp(a.next_refresh_at),
+        "refresh_job_id": a.refresh_job_id,
         "participant_filter": a.participant_filter,
         "guard_condition": a.guard_condition,
         "filter_hints": [hint.as_dict() for hint in a.filter_hints],
@@ -146,6 +149,8 @@ def from_item(item: dict[str, Any]) -> Automation:
         schedule_type=ScheduleType(schedule_type) if schedule_type is not None else None,
         schedule_config=json.loads(item["schedule_config"]) if item.get("schedule_config") is not None else None,
         last_evaluated_at=items.moment(item.get("last_evaluated_at")),
+        next_refresh_at=items.moment(item.get("next_refresh_at")),
+        refresh_job_id=item.get("refresh_job_id"),
         participant_filter=item.get("participant_filter"),
         guard_condition=item.get("guard_condition"),
         filter_hints=tuple(FilterHint(FilterHintType(h["type"]), h["key"]) for h in item.get("filter_hints", [])),
