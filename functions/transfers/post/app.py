@@ -1,9 +1,9 @@
 """POST /v1/transfers: move value from one source to 1-100 recipients in one journal entry."""
 
+from scrip.api.created import created_or_replayed, first_answer
 from scrip.api.endpoint import HttpEndpoint
 from scrip.api.responses import documented
 from scrip.api.schemas.transfers import TransferRequestBody, TransferResponse
-from scrip.domain.idempotency import StoredResponse
 from scrip.services import transfers
 
 endpoint = HttpEndpoint()
@@ -43,10 +43,9 @@ def create_transfer(body: TransferRequestBody) -> tuple[TransferResponse, int]:
         body.request(),
         idempotency_key=body.idempotency_key,
         fingerprint_fields=body.model_dump(exclude_none=True, exclude={"idempotency_key"}),
-        render=lambda result: StoredResponse(201, TransferResponse.of(result).model_dump(mode="json")),
+        render=lambda result: first_answer(TransferResponse.of(result)),
     )
-    response = TransferResponse.model_validate(answer.response.body)
-    return response, 200 if answer.replayed else 201
+    return created_or_replayed(answer, TransferResponse)
 
 
 handler = endpoint.handler

@@ -1,20 +1,13 @@
 """POST /v1/redemptions/{id}/reverse: a full or partial reversal of a redemption."""
 
+from scrip.api.created import created_or_replayed, first_answer
 from scrip.api.endpoint import HttpEndpoint
 from scrip.api.responses import documented
 from scrip.api.schemas.common import ResourceId
 from scrip.api.schemas.reversals import ReversalRequest, ReversalResponse
-from scrip.domain.idempotency import StoredResponse
-from scrip.domain.reversals import Reversal
 from scrip.services import reversals
 
 endpoint = HttpEndpoint()
-
-
-def render(reversal: Reversal) -> StoredResponse:
-    # JSON types, as the idempotency record stores them: the first answer and its replays are
-    # then validated from the same body and serialize byte for byte alike.
-    return StoredResponse(201, ReversalResponse.of(reversal).model_dump(mode="json"))
 
 
 @endpoint.router.post(
@@ -53,9 +46,9 @@ def reverse_redemption(id: ResourceId, body: ReversalRequest) -> tuple[ReversalR
         reason=body.reason,
         idempotency_key=body.idempotency_key,
         request=body.model_dump(exclude={"idempotency_key"}),
-        render=render,
+        render=lambda reversal: first_answer(ReversalResponse.of(reversal)),
     )
-    return ReversalResponse.model_validate(answer.response.body), 200 if answer.replayed else 201
+    return created_or_replayed(answer, ReversalResponse)
 
 
 handler = endpoint.handler

@@ -1,20 +1,13 @@
 """POST /v1/participants/{id}/redemptions/items: a catalog item redemption."""
 
+from scrip.api.created import created_or_replayed, first_answer
 from scrip.api.endpoint import HttpEndpoint
 from scrip.api.responses import documented
 from scrip.api.schemas.common import ResourceId
 from scrip.api.schemas.redemptions import ItemRedemptionRequest, RedemptionResponse
-from scrip.domain.idempotency import StoredResponse
-from scrip.domain.redemptions import Redemption
 from scrip.services import redemptions
 
 endpoint = HttpEndpoint()
-
-
-def render(redemption: Redemption) -> StoredResponse:
-    # JSON types, as the idempotency record stores them: the first answer and its replays are
-    # then validated from the same body and serialize byte for byte alike.
-    return StoredResponse(201, RedemptionResponse.of(redemption).model_dump(mode="json"))
 
 
 @endpoint.router.post(
@@ -61,9 +54,9 @@ def redeem_item(id: ResourceId, body: ItemRedemptionRequest) -> tuple[Redemption
         description=body.description,
         idempotency_key=body.idempotency_key,
         request=body.model_dump(exclude={"idempotency_key"}),
-        render=render,
+        render=lambda redemption: first_answer(RedemptionResponse.of(redemption)),
     )
-    return RedemptionResponse.model_validate(answer.response.body), 200 if answer.replayed else 201
+    return created_or_replayed(answer, RedemptionResponse)
 
 
 handler = endpoint.handler
