@@ -49,6 +49,19 @@ class Ledger:
         rows = self.api.get(f"/v1/participants/{participant}/balances?asset_id={asset_id}").json()["data"]
         return {k: v for k, v in rows[0].items() if k != "asset_id"} if rows else {}
 
+    def use_lot_points(self) -> Ledger:
+        """Make ``points`` a LOT asset of the program (04 §8): what the lot tests redeem and reverse."""
+        self.points = self.api.create_asset(
+            self.program["id"], name="Lot points", symbol=f"LOT{uuid.uuid4().hex[:4]}", inventory_mode="LOT"
+        )
+        return self
+
+    def lot_rows(self, participant: str) -> list[tuple[str, str, str]]:
+        """(amount, remaining, status) of the participant's ``points`` lots, oldest first."""
+        response = self.api.get(f"/v1/participants/{participant}/balances/lots?asset_id={self.points['id']}")
+        assert response.status_code == 200, response.text
+        return [(lot["amount"], lot["remaining"], lot["status"]) for lot in response.json()["data"]]
+
     def fund(self, amount: str) -> Any:
         return self.api.post(
             f"/v1/programs/{self.program['id']}/assets/{self.cash['id']}/fund", json={"amount": amount}

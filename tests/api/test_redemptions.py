@@ -411,16 +411,7 @@ def test_concurrent_requests_with_one_key_redeem_once(ledger: Ledger) -> None:
 
 @pytest.fixture
 def lot_ledger(ledger: Ledger) -> Ledger:
-    ledger.points = ledger.api.create_asset(
-        ledger.program["id"], name="Lot points", symbol=f"LOT{uuid.uuid4().hex[:4]}", inventory_mode="LOT"
-    )
-    return ledger
-
-
-def _lots(ledger: Ledger, participant: str) -> list[tuple[str, str, str]]:
-    response = ledger.api.get(f"/v1/participants/{participant}/balances/lots?asset_id={ledger.points['id']}")
-    assert response.status_code == 200, response.text
-    return [(lot["amount"], lot["remaining"], lot["status"]) for lot in response.json()["data"]]
+    return ledger.use_lot_points()
 
 
 def test_lots_are_consumed_fifo_and_recorded_on_the_redemption(lot_ledger: Ledger) -> None:
@@ -435,7 +426,7 @@ def test_lots_are_consumed_fifo_and_recorded_on_the_redemption(lot_ledger: Ledge
         ]
     ]
     body = redeem(ledger, alice, "25").json()
-    assert _lots(ledger, alice) == [("10", "0", "CONSUMED"), ("20", "5", "AVAILABLE"), ("30", "30", "AVAILABLE")]
+    assert ledger.lot_rows(alice) == [("10", "0", "CONSUMED"), ("20", "5", "AVAILABLE"), ("30", "30", "AVAILABLE")]
     stored = redemption_store.require(ledger.api.organization_id, body["id"])
     assert [(lot.lot_id, lot.amount) for lot in stored.consumed_lots] == [
         (lot_ids[0], Decimal(10)),
@@ -467,7 +458,7 @@ def test_a_ledger_entity_target_receives_a_lot_it_can_spend(lot_ledger: Ledger) 
     ledger.adjust(alice, "50")
     _target(ledger, merchant)
     assert redeem(ledger, alice, "30").status_code == 201
-    assert _lots(ledger, merchant) == [("30", "30", "AVAILABLE")]
+    assert ledger.lot_rows(merchant) == [("30", "30", "AVAILABLE")]
     org, asset = ledger.api.organization_id, ledger.points["id"]
     ledger_invariants.check(org, [alice, merchant], asset, set(), lots=True)
     _target(ledger, alice)  # the redeemer itself: value and lots come back whole

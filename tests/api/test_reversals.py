@@ -261,16 +261,7 @@ def test_the_list_pages_oldest_first(ledger: Ledger) -> None:
 
 @pytest.fixture
 def lot_ledger(ledger: Ledger) -> Ledger:
-    ledger.points = ledger.api.create_asset(
-        ledger.program["id"], name="Lot points", symbol=f"LOT{uuid.uuid4().hex[:4]}", inventory_mode="LOT"
-    )
-    return ledger
-
-
-def _lots(ledger: Ledger, participant: str) -> list[tuple[str, str, str]]:
-    response = ledger.api.get(f"/v1/participants/{participant}/balances/lots?asset_id={ledger.points['id']}")
-    assert response.status_code == 200, response.text
-    return [(lot["amount"], lot["remaining"], lot["status"]) for lot in response.json()["data"]]
+    return ledger.use_lot_points()
 
 
 def test_the_consumed_lots_come_back_last_consumed_first(lot_ledger: Ledger) -> None:
@@ -279,15 +270,15 @@ def test_the_consumed_lots_come_back_last_consumed_first(lot_ledger: Ledger) -> 
     for amount in ("10", "20", "30"):
         ledger.adjust(alice, amount)
     redeemed = redeem(ledger, alice, "45")
-    assert _lots(ledger, alice) == [("10", "0", "CONSUMED"), ("20", "0", "CONSUMED"), ("30", "15", "AVAILABLE")]
+    assert ledger.lot_rows(alice) == [("10", "0", "CONSUMED"), ("20", "0", "CONSUMED"), ("30", "15", "AVAILABLE")]
     org, asset = ledger.api.organization_id, ledger.points["id"]
     assert reverse(ledger, redeemed["id"], amount="20").status_code == 201
-    assert _lots(ledger, alice) == [("10", "0", "CONSUMED"), ("20", "5", "AVAILABLE"), ("30", "30", "AVAILABLE")]
+    assert ledger.lot_rows(alice) == [("10", "0", "CONSUMED"), ("20", "5", "AVAILABLE"), ("30", "30", "AVAILABLE")]
     ledger_invariants.check(org, [alice], asset, set(), lots=True)
     assert reverse(ledger, redeemed["id"], amount="20").status_code == 201
-    assert _lots(ledger, alice) == [("10", "5", "AVAILABLE"), ("20", "20", "AVAILABLE"), ("30", "30", "AVAILABLE")]
+    assert ledger.lot_rows(alice) == [("10", "5", "AVAILABLE"), ("20", "20", "AVAILABLE"), ("30", "30", "AVAILABLE")]
     assert reverse(ledger, redeemed["id"]).status_code == 201
-    assert _lots(ledger, alice) == [("10", "10", "AVAILABLE"), ("20", "20", "AVAILABLE"), ("30", "30", "AVAILABLE")]
+    assert ledger.lot_rows(alice) == [("10", "10", "AVAILABLE"), ("20", "20", "AVAILABLE"), ("30", "30", "AVAILABLE")]
     ledger_invariants.check(org, [alice], asset, set(), lots=True)
 
 
@@ -322,10 +313,10 @@ def test_a_lot_given_back_past_its_expiry_expires_at_the_next_job_run(
     # The job has read every hour up to now: the hour the lot expired in is never read again.
     lot_store.save_due_checkpoint("EXPIRY", due_hours.hour_of(clock.now()))
     assert reverse(ledger, redeemed["id"]).status_code == 201
-    assert _lots(ledger, alice) == [("10", "10", "AVAILABLE"), ("5", "5", "AVAILABLE")]
+    assert ledger.lot_rows(alice) == [("10", "10", "AVAILABLE"), ("5", "5", "AVAILABLE")]
     report = lot_jobs.run_due()
     assert report.expired == 1
-    assert _lots(ledger, alice) == [("10", "0", "EXPIRED"), ("5", "5", "AVAILABLE")]
+    assert ledger.lot_rows(alice) == [("10", "0", "EXPIRED"), ("5", "5", "AVAILABLE")]
     assert ledger.balance(alice)["available"] == "5"
     ledger_invariants.check(ledger.api.organization_id, [alice], ledger.points["id"], set(), lots=True)
 
@@ -337,7 +328,7 @@ def test_a_ledger_entity_target_gives_back_from_its_lots(lot_ledger: Ledger) -> 
     _target(ledger, merchant)
     redeemed = redeem(ledger, alice, "30")
     assert reverse(ledger, redeemed["id"], amount="10").status_code == 201
-    assert _lots(ledger, merchant) == [("30", "20", "AVAILABLE")]
+    assert ledger.lot_rows(merchant) == [("30", "20", "AVAILABLE")]
     org, asset = ledger.api.organization_id, ledger.points["id"]
     ledger_invariants.check(org, [alice, merchant], asset, set(), lots=True)
 
@@ -474,7 +465,7 @@ def test_what_repays_an_overdraft_backs_no_lot(lot_ledger: Ledger) -> None:
     assert ledger.adjust(alice, "4", type="DEBIT", allow_negative=True).status_code == 200
     assert reverse(ledger, redeemed["id"]).status_code == 201
     assert ledger.balance(alice)["available"] == "6"
-    assert _lots(ledger, alice) == [("10", "6", "AVAILABLE")]
+    assert ledger.lot_rows(alice) == [("10", "6", "AVAILABLE")]
     ledger_invariants.check(ledger.api.organization_id, [alice], ledger.points["id"], set(), lots=True)
 
 
