@@ -24,6 +24,8 @@ from scrip.storage import lots as lot_store
 from scrip.storage import redemptions as redemption_store
 from scrip_local.stack import LocalStack
 from tests.api.ledger_helpers import Ledger, make_ledger, postings
+from tests.api.test_item_redemptions import create_reward
+from tests.api.test_item_redemptions import redeem as redeem_item
 from tests.api.test_redemptions import _target
 from tests.api.webhook_receiver import receiver
 from tests.conftest import Api
@@ -373,22 +375,8 @@ def test_redemption_reversed_is_notified_once_per_reversal(ledger: Ledger, stack
 
 
 def _reward(ledger: Ledger, **fields: Any) -> dict[str, Any]:
-    body = {
-        "name": f"$25 Coffee Card {uuid.uuid4().hex[:6]}",
-        "redemption_type": "UNIT_BASED",
-        "asset_id": ledger.points["id"],
-        "unit_cost": "2500",
-        "status": "ACTIVE",
-        **fields,
-    }
-    response = ledger.api.post(f"/v1/programs/{ledger.program['id']}/rewards", json=body)
-    assert response.status_code == 201, response.text
-    return dict(response.json())
-
-
-def _redeem_item(ledger: Ledger, participant: str, reward: dict[str, Any], **fields: Any) -> Any:
-    body = {"program_id": ledger.program["id"], "reward_id": reward["id"], **fields}
-    return ledger.api.post(f"/v1/participants/{participant}/redemptions/items", json=body)
+    """The catalog tests' coffee card at 2500 points (the worked example's price) unless told."""
+    return create_reward(ledger, **{"unit_cost": "2500", **fields})
 
 
 def _reward_state(ledger: Ledger, reward: dict[str, Any]) -> tuple[int, str]:
@@ -401,17 +389,17 @@ def test_the_worked_example_of_a_unit_based_lifecycle(ledger: Ledger) -> None:
     reward = _reward(ledger, max_total=4, max_per_participant=3)
     someone = ledger.participant()
     ledger.adjust(someone, "5000")
-    assert _redeem_item(ledger, someone, reward, quantity=2).status_code == 201  # redeemed_count 2
+    assert redeem_item(ledger, someone, reward, quantity=2).status_code == 201  # redeemed_count 2
     p, other = ledger.participant(), ledger.participant()
     ledger.adjust(p, "10000")
     ledger.adjust(other, "10000")
 
-    created = _redeem_item(ledger, p, reward, quantity=2)  # 1.
+    created = redeem_item(ledger, p, reward, quantity=2)  # 1.
     assert created.status_code == 201, created.text
     r = created.json()
     assert r["amount"] == "5000" and ledger.balance(p)["available"] == "5000"
     assert _reward_state(ledger, reward) == (4, "OUT_OF_STOCK")
-    assert _redeem_item(ledger, other, reward, quantity=1).status_code == 422  # 2.
+    assert redeem_item(ledger, other, reward, quantity=1).status_code == 422  # 2.
 
     partial = reverse(ledger, r["id"], quantity=1, reason="One card returned unused")  # 3.
     assert partial.status_code == 201, partial.text
@@ -436,19 +424,19 @@ def test_a_unit_based_redemption_takes_quantity_only_and_gives_back_the_particip
     reward = _reward(ledger, max_per_participant=2)
     p = ledger.participant()
     ledger.adjust(p, "10000")
-    r = _redeem_item(ledger, p, reward, quantity=2).json()
-    assert error(_redeem_item(ledger, p, reward, quantity=1)) == (422, "participant_limit_exceeded")
+    r = redeem_item(ledger, p, reward, quantity=2).json()
+    assert error(redeem_item(ledger, p, reward, quantity=1)) == (422, "participant_limit_exceeded")
     assert error(reverse(ledger, r["id"], amount="2500")) == (400, "validation_error")
     assert error(reverse(ledger, r["id"], quantity=3)) == (422, "reversal_exceeds_remaining")
     assert reverse(ledger, r["id"], quantity=1).status_code == 201
-    assert _redeem_item(ledger, p, reward, quantity=1).status_code == 201  # the cap counts what is held
+    assert redeem_item(ledger, p, reward, quantity=1).status_code == 201  # the cap counts what is held
 
 
 def test_an_amount_based_redemption_is_reversed_by_amount(ledger: Ledger) -> None:
     reward = _reward(ledger, redemption_type="AMOUNT_BASED", unit_cost="100")
     p = ledger.participant()
     ledger.adjust(p, "1000")
-    created = _redeem_item(ledger, p, reward, amount="600")
+    created = redeem_item(ledger, p, reward, amount="600")
     assert created.status_code == 201, created.text
     r = created.json()
     assert error(reverse(ledger, r["id"], quantity=1)) == (400, "validation_error")
