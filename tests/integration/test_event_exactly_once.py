@@ -212,6 +212,9 @@ def test_concurrent_events_of_one_participant_never_lose_an_update(
         thread.join()
 
     assert outcomes == [EventStatus.COMPLETED] * len(event_ids)
+    # Each event's rule matched: none was skipped as timed out because the machine was busy.
+    evaluations = [event_store.require(org, event_id).rule_evaluations for event_id in event_ids]
+    assert [[e.status for e in each] for each in evaluations] == [["SUCCESS"]] * len(event_ids)
     assert _available(org, participant, asset) == sum(range(1, 13))
     assert _counter(org, participant) == len(event_ids)
     assert _entries(org, participant, asset) == len(event_ids)

@@ -8,6 +8,7 @@ loaded by the first compile or evaluation: handlers that only read or store rule
 
 from __future__ import annotations
 
+import contextlib
 import re
 from decimal import Decimal
 from pathlib import Path
@@ -91,6 +92,13 @@ def compile_expression(text: str) -> Program:
     from scrip.domain import cel_runtime  # cel-python loads on first use (module docstring)
 
     return cel_runtime.compile_expression(text)
+
+
+def prepare(text: str) -> None:
+    """Load cel-python and compile ``text`` into the cache, so that what follows measures the
+    evaluation alone; a text that does not compile is left for its evaluation to report."""
+    with contextlib.suppress(CelError):
+        compile_expression(text)
 
 
 def evaluate_condition(text: str, activation: dict[str, Any]) -> bool:

@@ -20,7 +20,12 @@ from scrip.domain import cel
 from scrip.domain.rules import Rule, RuleStatus
 
 # cel-python cannot be interrupted, so a slow evaluation is discarded once measured: the
-# bounds on expression size keep one evaluation far below this in practice.
+# bounds on expression size keep one evaluation far below this in practice. What is measured is
+# the evaluating thread's CPU time, and the evaluation alone: a thread waiting for the CPU, the
+# GIL or the compiled runner's lock is not evaluating, and loading cel-python and compiling the
+# condition (a cold container's first event) happen before the clock starts. Measured by wall
+# clock, a busy machine skipped a matching rule now and then: the event completed without its
+# credit, and a replay could answer otherwise.
 EVALUATION_TIME_LIMIT_SECONDS = 0.1
 
 SUCCESS = "SUCCESS"
@@ -49,8 +54,10 @@ class Snapshot:
     tiers: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-def activation(event_data: dict[str, Any], snapshot: Snapshot, now: datetime) -> dict[str, Any]:
-    """The CEL variables of 03 §4.3."""
+def activation(event_data: dict[str, Any], snapshot: Snapshot | None, now: datetime) -> dict[str, Any]:
+    """The CEL variables of 03 §4.3; ``participant`` is ``null`` for a program's event (no participant)."""
+    if snapshot is None:
+        return {"event": event_data, "participant": None, "now": now}
     return {
         "event": event_data,
         "participant": {
@@ -90,7 +97,7 @@ def judge(
     rules: Sequence[Rule],
     variables: dict[str, Any],
     wall_clock: datetime,
-    timer: Callable[[], float] = time.perf_counter,
+    timer: Callable[[], float] = time.thread_time,
 ) -> list[Verdict]:
     """A verdict for every ACTIVE rule, in evaluation order."""
     verdicts: list[Verdict] = []
@@ -104,6 +111,7 @@ def judge(
         if not in_window(rule, wall_clock):
             verdicts.append(Verdict(rule, SKIPPED, OUTSIDE_TIME_WINDOW))
             continue
+        cel.prepare(rule.condition)
         started = timer()
         matched, error = cel.judge_condition(rule.condition, variables)
         if timer() - started > EVALUATION_TIME_LIMIT_SECONDS:
