@@ -22,6 +22,19 @@ TEMPLATE = template_module.load(ROOT / "template.yaml")
 
 # POST endpoints that compute without writing: least privilege gives them the read role.
 COMPUTE_ONLY = {("POST", "/v1/rules/validate"), ("POST", "/v1/rules/{id}/simulate")}
+# GET endpoints that show a balance, its lots or its ledger lines: before answering they finish
+# a committed staged transfer the balance is owed, which writes its legs (puts and updates, no
+# deletes). tests/api/test_transfers.py::test_every_reader_may_finish_a_committed_transfer
+# fails, through the local stack's role enforcement, for a reader left read-only.
+LEDGER_READERS = {
+    ("GET", "/v1/participants/{id}"),
+    ("GET", "/v1/participants/{id}/balances"),
+    ("GET", "/v1/participants/{id}/balances/lots"),
+    ("GET", "/v1/participants/{id}/statement"),
+    ("GET", "/v1/participants/{id}/activity/history"),
+    ("GET", "/v1/groups/{id}/balances"),
+    ("GET", "/v1/journal-entries/verify"),
+}
 
 
 def _template_routes() -> set[tuple[str, str]]:
@@ -79,7 +92,20 @@ def test_handler_directory_mirrors_the_path(route: template_module.ApiRoute) -> 
 @pytest.mark.parametrize("route", TEMPLATE.routes, ids=lambda r: f"{r.method} {r.path}")
 def test_read_endpoints_cannot_write(route: template_module.ApiRoute) -> None:
     role = TEMPLATE.resources[route.function]["Properties"]["Role"]["Fn::GetAtt"][0]
-    if route.method == "GET" or (route.method, route.path) in COMPUTE_ONLY:
+    if route.path.startswith("/v1/reports/"):
+        # A report also moves its organization's aggregates checkpoint, that item only.
+        assert role == "ApiReportRole"
+        (write,) = [
+            s
+            for p in TEMPLATE.resources[role]["Properties"]["Policies"]
+            for s in p["PolicyDocument"]["Statement"]
+            if s["Action"] == ["dynamodb:PutItem"]
+        ]
+        assert write["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["ORG#*#RPTSEALED"]}}
+        return
+    if (route.method, route.path) in LEDGER_READERS:
+        assert role == "ApiLedgerReadRole"
+    elif route.method == "GET" or (route.method, route.path) in COMPUTE_ONLY:
         assert role in ("ApiReadRole", "ApiPublicRole")
     else:
         assert role == "ApiWriteRole"
@@ -91,3 +117,7 @@ def test_read_endpoints_cannot_write(route: template_module.ApiRoute) -> None:
         assert actions and all(
             a.split(":")[1] in ("GetItem", "BatchGetItem", "Query", "ConditionCheckItem") for a in actions
         )
+    if role == "ApiLedgerReadRole":
+        assert {a.split(":")[1] for a in actions} == {
+            "GetItem", "BatchGetItem", "Query", "ConditionCheckItem", "PutItem", "UpdateItem"
+        }  # fmt: skip

@@ -13,7 +13,7 @@ from typing import Any
 
 import boto3
 
-from scrip_local import moto_patches
+from scrip_local import iam, moto_patches
 from scrip_local.template import Template
 
 ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_SQS")
@@ -40,6 +40,7 @@ def _start_embedded_mock() -> None:
         from moto import mock_aws
 
         moto_patches.apply()
+        iam.apply()
         _shared_mock = mock_aws()
         _shared_mock.start()
     _mock_users += 1

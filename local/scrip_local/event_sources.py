@@ -20,6 +20,7 @@ import json
 import re
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -122,6 +123,8 @@ class EventSources:
         self.queues: list[QueueSubscription] = []
         self.schedules: dict[str, ScheduleSubscription] = {}
         self.dead_letters: list[dict[str, Any]] = []
+        # Other sources' deliveries (log subscriptions): each returns True if it delivered anything.
+        self.deliveries: list[Callable[[], bool]] = []
         for source in sources:
             function = functions[source.function]
             props = source.properties
@@ -335,6 +338,8 @@ class EventSources:
             worked = self._deliver_stream_batch(stream) or read > 0 or worked
         for queue in self.queues:
             worked = self._deliver_queue_batch(queue) or worked
+        for deliver in self.deliveries:
+            worked = deliver() or worked
         return worked
 
     def drain(self, max_rounds: int = 10_000) -> int:

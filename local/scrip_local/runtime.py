@@ -20,6 +20,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from scrip_local import iam
 from scrip_local.template import FunctionSpec
 
 MAX_CONTAINERS = 8
@@ -108,6 +109,7 @@ class Function:
                 aws_request_id=str(uuid.uuid4()),
                 deadline=time.monotonic() + self.spec.timeout,
             )
-            return handler(event, context)
+            with iam.running_as(self.spec.dynamodb_grants):
+                return handler(event, context)
         finally:
             self._release(handler)

@@ -16,6 +16,7 @@ from scrip_local import template as template_module
 from scrip_local.api_gateway import ApiGateway
 from scrip_local.emulator import ACCOUNT_ID, Emulator
 from scrip_local.event_sources import EventSources
+from scrip_local.log_subscriptions import LogSubscriptions
 from scrip_local.runtime import Function
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -56,6 +57,8 @@ class LocalStack:
         }
         self.gateway = ApiGateway(self.template.routes, self.functions)
         self.events = EventSources(self.emulator, self.functions, self.template.event_sources)
+        self.log_subscriptions = LogSubscriptions(self.template, self.functions, self.emulator)
+        self.events.deliveries.append(self.log_subscriptions.deliver)
         self._pump_lock = threading.Lock()
         self._server: BaseWSGIServer | None = None
         self._stop = threading.Event()
@@ -146,4 +149,5 @@ class LocalStack:
         self._stop.set()
         if self._server is not None:
             self._server.shutdown()
+        self.log_subscriptions.close()
         self.emulator.stop()

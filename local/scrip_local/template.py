@@ -13,6 +13,8 @@ from typing import Any
 
 import yaml
 
+from scrip_local import iam
+
 
 class _CfnLoader(yaml.SafeLoader):
     pass
@@ -76,6 +78,8 @@ class FunctionSpec:
     environment: dict[str, Any]
     timeout: int
     memory: int
+    # What its role allows on DynamoDB (``scrip_local.iam``); None: not restricted.
+    dynamodb_grants: tuple[iam.Grant, ...] | None = None
 
 
 @dataclass
@@ -112,6 +116,7 @@ def load(path: Path) -> Template:
             environment=environment,
             timeout=int(props.get("Timeout", 3)),
             memory=int(props.get("MemorySize", 128)),
+            dynamodb_grants=iam.role_grants(template.resources, props.get("Role")),
         )
         for event in (props.get("Events") or {}).values():
             kind, event_props = event["Type"], event.get("Properties", {})

@@ -756,7 +756,7 @@ def test_list_event_type_system_holds_the_scheduled_follow_ups(
     source = send(api, program["id"], {"type": "signup"})
     stack.drain()
     monkeypatch.setenv("SCRIP_CLOCK_OFFSET_SECONDS", "120")
-    stack.fire_schedule("ScheduledEventsFunction")
+    stack.fire_schedule("AutomationSchedulerFunction")
     stack.drain()
     (follow_up,) = listed(api, "event_type=SYSTEM")
     assert follow_up["event_type"] == "SYSTEM" and follow_up["event_data"]["type"] == "welcome"

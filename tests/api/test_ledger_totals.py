@@ -42,9 +42,16 @@ def test_totals_follow_committed_entries_and_survive_redelivery(api: Api, stack)
     assert totals.system_total(org, "SYSTEM_ISSUANCE", cash) == Decimal(-250)
     assert totals.system_total(org, "SYSTEM_BREAKAGE", cash) == Decimal(50)
     assert totals.system_total(org, "SYSTEM_ISSUANCE", points, ledger.program["id"]) == Decimal(-125)
-    # only journal entries reach the function: the event source's filter drops the rest
+    # only journal entries and what the report counts follow (participants' balances, completed
+    # events) reach the function: the event source's filter drops the rest
     records = [r for event in delivered for r in event["Records"]]
-    assert records and all(r["dynamodb"]["NewImage"]["entity"] == {"S": "JOURNAL_ENTRY"} for r in records)
+    entities = {r["dynamodb"]["NewImage"]["entity"]["S"] for r in records}
+    assert records and entities <= {"JOURNAL_ENTRY", "BALANCE", "EVENT"}, entities
+    assert all(
+        r["dynamodb"]["NewImage"]["entity_type"] == {"S": "PARTICIPANT"}
+        for r in records
+        if r["dynamodb"]["NewImage"]["entity"] == {"S": "BALANCE"}
+    )
     # a redelivered batch changes nothing: the consumer is idempotent
     for event in delivered:
         assert original(event) == {"batchItemFailures": []}

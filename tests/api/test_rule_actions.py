@@ -912,16 +912,16 @@ def test_schedule_event_fires_a_system_event_after_the_delay(
     assert _actions(source, scheduling["id"])[0]["resolved"]["event_name"] == "day_later"
     who = participant_id(api, "sched-1")
 
-    stack.fire_schedule("ScheduledEventsFunction")
+    stack.fire_schedule("AutomationSchedulerFunction")
     stack.drain()
     assert _system_events(api, who) == []
     monkeypatch.setenv("SCRIP_CLOCK_OFFSET_SECONDS", str(30 * 60))
-    stack.fire_schedule("ScheduledEventsFunction")
+    stack.fire_schedule("AutomationSchedulerFunction")
     stack.drain()
     assert _system_events(api, who) == []
 
     monkeypatch.setenv("SCRIP_CLOCK_OFFSET_SECONDS", str(3600 + 60))
-    stack.fire_schedule("ScheduledEventsFunction")
+    stack.fire_schedule("AutomationSchedulerFunction")
     stack.drain()
     (made,) = _system_events(api, who)
     assert made["event_data"] == {"type": "day_later", "bonus": 5}
@@ -934,7 +934,7 @@ def test_schedule_event_fires_a_system_event_after_the_delay(
     assert [e["rule_id"] for e in detail["rule_evaluations"] if e["status"] == "SUCCESS"] == [follow_up["id"]]
     assert balance(api, who, points["id"])["available"] == "5"
 
-    stack.fire_schedule("ScheduledEventsFunction")  # fired once only
+    stack.fire_schedule("AutomationSchedulerFunction")  # fired once only
     stack.drain()
     assert len(_system_events(api, who)) == 1
 
@@ -958,7 +958,7 @@ def test_a_failed_source_schedules_nothing_and_a_retried_one_schedules_once(
     assert source["retry_count"] == 5  # five attempts, none of which scheduled anything
 
     monkeypatch.setenv("SCRIP_CLOCK_OFFSET_SECONDS", str(3600 + 60))
-    stack.fire_schedule("ScheduledEventsFunction")
+    stack.fire_schedule("AutomationSchedulerFunction")
     stack.drain()
     assert _system_events(api, who) == []
 
@@ -974,7 +974,7 @@ def test_a_failed_source_schedules_nothing_and_a_retried_one_schedules_once(
 
     monkeypatch.setenv("SCRIP_CLOCK_OFFSET_SECONDS", str(3600 + 60))
     for _ in range(2):
-        stack.fire_schedule("ScheduledEventsFunction")
+        stack.fire_schedule("AutomationSchedulerFunction")
         stack.drain()
     made = _system_events(api, who)
     assert [e["event_data"] for e in made] == [{"type": "review_request"}]

@@ -774,3 +774,37 @@ def test_a_request_that_fails_after_preparing_undoes_it_before_answering(
     progress = transfer_store.get(ledger.api.organization_id, entry_id)
     assert progress is not None and (progress.status, progress.marked) == (transfer_store.ABORTED, 0)
     assert not _markers(ledger, people) and available(ledger, alice) == "1000"
+
+
+# Every read route that shows a recipient's balance, lots or ledger lines, with the path it is
+# asked for the transfer's last participant and its group. Each reader may have to finish a
+# committed transfer, a write: in AWS a route under the read-only role would answer 500
+# (the local stack enforces the roles' DynamoDB actions, scrip_local.iam).
+_READERS = {
+    "participant": "/v1/participants/{participant}",
+    "participant balances": "/v1/participants/{participant}/balances",
+    "statement": "/v1/participants/{participant}/statement?asset_id={asset}",
+    "activity history": "/v1/participants/{participant}/activity/history",
+    "journal verify": "/v1/journal-entries/verify?participant_id={participant}",
+    "group balances": "/v1/groups/{group}/balances",
+}
+
+
+@pytest.mark.parametrize("reader", sorted(_READERS))
+def test_every_reader_may_finish_a_committed_transfer(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch, reader: str
+) -> None:
+    alice, people, recipients = _staged_simple(ledger, count=48)
+    pool = group(ledger, people[0])
+    recipients.append({"group_id": pool, "amount": "4"})  # the last leg, in the last chunk
+    real_write = transactions.write
+    monkeypatch.setattr(transactions, "write", _dying_at(real_write, COMMIT_STEP, True))  # committed, no leg applied
+    assert transfer(ledger, recipients, source_participant_id=alice).status_code == 500
+    monkeypatch.setattr(transactions, "write", real_write)
+    assert _markers(ledger, [people[-1]])
+
+    path = _READERS[reader].format(participant=people[-1], group=pool, asset=ledger.points["id"])
+    answer = ledger.api.get(path)
+    assert answer.status_code == 200, answer.text
+    assert not _markers(ledger, people)  # the reader finished the transfer before answering
+    assert available(ledger, people[-1]) == "2" and group_available(ledger, pool) == "4"

@@ -402,3 +402,45 @@ def test_an_overlapping_scheduler_run_that_read_the_same_version_fires_nothing_m
     assert done.execution_status is ExecutionStatus.COMPLETED and done.participants_processed == PARTICIPANTS - 1
     events_made = _events_by_participant(world, people_cron.id, fire_at)
     assert len(events_made) == PARTICIPANTS - 1 and set(events_made.values()) == {1}
+
+
+def _ended_event(world: _World, automation: Automation, fire_at: datetime, status: str) -> dict[str, Any]:
+    """A stream image of a program fire's event that just ended (what the dispatcher passes on)."""
+    return {
+        "entity": "EVENT",
+        "organization_id": world.org,
+        "id": str(uuid.uuid4()),
+        "program_id": world.program,
+        "status": status,
+        "event_type": "SYSTEM",
+        "idempotency_key": idempotency_key(automation.id, fire_at),
+        "error_message": "action CREDIT failed: no" if status == "FAILED" else None,
+    }
+
+
+def test_a_program_fire_s_event_outcome_is_the_automation_s_last_error_counted_once(
+    world: _World, made: list[str]
+) -> None:
+    """The stream delivers at least once: the same event's failure counts one failure however
+    often it is seen; five events failed in a row pause the automation; a completion resets."""
+    fire_at = _minute(clock.now()) + timedelta(hours=1)
+    automation = _program_automation(world, made, cron_expression="0 * * * *", next_run_at=fire_at)
+    first = _ended_event(world, automation, fire_at, "FAILED")
+    assert automation_runs.on_event_record(first, {"status": "PROCESSING"})
+    assert not automation_runs.on_event_record(first, {"status": "PROCESSING"})  # redelivered
+    after = _get(world, automation.id)
+    assert (
+        after.consecutive_failures == 1 and after.last_error == f"event {first['id']} failed: action CREDIT failed: no"
+    )
+    # Not a program fire's: a fan-out event's key names its participant; an API event is not SYSTEM.
+    people_key = {**first, "idempotency_key": idempotency_key(automation.id, fire_at, world.people[0])}
+    assert not automation_runs.on_event_record(people_key, {})
+    assert not automation_runs.on_event_record(
+        {**_ended_event(world, automation, fire_at, "FAILED"), "event_type": None}, {}
+    )
+    assert automation_runs.on_event_record(_ended_event(world, automation, fire_at, "COMPLETED"), {})
+    assert _get(world, automation.id).consecutive_failures == 0 and _get(world, automation.id).last_error is None
+    for count in range(1, 6):
+        assert automation_runs.on_event_record(_ended_event(world, automation, fire_at, "FAILED"), {})
+        assert _get(world, automation.id).consecutive_failures == count
+    assert _get(world, automation.id).status is AutomationStatus.PAUSED

@@ -23,11 +23,12 @@ from scrip.domain.automations import (
 )
 from scrip.domain.errors import ValidationFailed
 from scrip.domain.events import event_id as keyed_event_id
+from scrip.domain.fanouts import FanOutStatus
 from scrip.domain.organizations import Caller
 from scrip.domain.participants import Enrollment, EnrollmentStatus, ParticipantStatus, new_participant
 from scrip.domain.state import Counter, Owner, OwnerKind
 from scrip.domain.subscriptions import Subscription, SubscriptionStatus
-from scrip.services import events, follow_ups, subscriptions
+from scrip.services import events, fanouts, follow_ups, subscriptions
 from scrip.services import programs as program_service
 from scrip.storage import automations as automation_store
 from scrip.storage import events as event_store
@@ -155,11 +156,15 @@ def test_the_create_refresh_runs_once_and_the_fire_pass_fires_once_per_instant(
 
     monkeypatch.setattr(subscription_store, "save", crash_after_event)
     first = stack.fire_schedule(SCHEDULER)["subscriptions"]
-    assert first["fired"] == len(world.vips())  # events generated, five saves lost
+    assert first["jobs_started"] >= 1  # the tick fires nothing itself: the shard-hours' jobs do
+    stack.drain()
+    assert set(_events(world, automation.id, fire_at)) == world.vips()  # events generated, five saves lost
+    assert sum(s.trigger_count for s in _subscriptions(world, automation.id).values()) == len(world.vips()) - 5
     second = stack.fire_schedule(SCHEDULER)["subscriptions"]
-    assert second["fired"] == 5  # the five replayed
+    assert second["jobs_started"] >= 1  # the five entries left: their jobs start again and replay them
+    stack.drain()
     third = stack.fire_schedule(SCHEDULER)["subscriptions"]
-    assert third == {"fired": 0, "skipped": 0, "failed": 0, "dropped": 0}
+    assert third == {"jobs_started": 0, "jobs_running": 0}
     made_events = _events(world, automation.id, fire_at)
     assert set(made_events) == world.vips() and set(made_events.values()) == {1}
     after = _subscriptions(world, automation.id)
@@ -176,6 +181,7 @@ def test_an_overlapping_pass_that_read_the_same_version_fires_nothing_more(
     _make_due(world, automation.id, fire_at)
     stale = list(_subscriptions(world, automation.id).values())
     subscriptions.fire_due()
+    stack.drain()
     for current in stale:
         report = subscriptions.FireReport()
         after = subscriptions._fired(current, fire_at, clock.now(), report)
@@ -234,9 +240,82 @@ def test_a_fire_that_cannot_generate_its_event_is_retried_then_fails(
     current = _subscriptions(world, automation.id)[who]
     subscription_store.save(current, replace(current, next_trigger_at=fire_at, version=current.version + 1))
     for attempt in (1, 2, 3):
-        report = subscriptions.fire_due(clock.now() + timedelta(minutes=60 * attempt))
-        assert report.failed == 1
+        assert subscriptions.fire_due(clock.now() + timedelta(minutes=60 * attempt)).started >= 1
+        stack.drain()
         failing = _subscriptions(world, automation.id)[who]
         assert failing.retry_count == attempt and failing.last_error == "event refused"
     assert failing.status is SubscriptionStatus.FAILED and failing.next_trigger_at is None
-    assert subscriptions.fire_due(clock.now() + timedelta(hours=4)).failed == 0  # out of the due index
+    subscriptions.fire_due(clock.now() + timedelta(hours=4))
+    stack.drain()
+    assert _subscriptions(world, automation.id)[who] == failing  # out of the due index
+
+
+class _LambdaDied(BaseException):
+    """A timeout or crash: nothing of the page's own error handling runs (not an ``Exception``)."""
+
+
+def test_a_fire_job_crashed_mid_page_fires_each_subscription_once(
+    stack: Any, world: _World, made: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fire pass as a job per shard-hour, paged: a page that dies after some of its fires is
+    applied again from the same cursor (the stream redelivers its record), and every due
+    subscription gets exactly one event for the instant."""
+    monkeypatch.setattr(subscriptions, "FIRE_PAGE_SIZE", 3)
+    monkeypatch.setattr(subscription_store, "SHARDS", 1)  # every entry in one shard-hour: pages of 3
+    automation = _automation(world, made, ScheduleType.INTERVAL, {"every": 1, "unit": "days"})
+    stack.drain()
+    fire_at = clock.now().replace(second=0, microsecond=0) - timedelta(minutes=1)
+    _make_due(world, automation.id, fire_at)
+    real_fire = subscriptions._fire_entry
+    fires = {"n": 0}
+
+    def dies_on_the_fifth_fire(*args: Any, **kwargs: Any) -> None:
+        fires["n"] += 1
+        if fires["n"] == 5:  # the second fire of the second page
+            raise _LambdaDied
+        real_fire(*args, **kwargs)
+
+    monkeypatch.setattr(subscriptions, "_fire_entry", dies_on_the_fifth_fire)
+    subscriptions.fire_due()
+    # The jobs' pages, as the dispatcher runs them from each RUNNING record, redelivering a page
+    # whose invocation died (its job did not advance, so the same record shows the same page).
+    job_id = subscriptions.fire_job_id(subscription_store.due_partition(fire_at, 0))
+    died, pages = 0, 0
+    for _ in range(100):
+        job = fanouts.get(subscriptions.FIRE_JOBS_OWNER, job_id)
+        assert job is not None
+        if job.status is not FanOutStatus.RUNNING:
+            break
+        try:
+            fanouts.run_page(subscriptions.FIRE_JOBS_OWNER, job_id, job.page)
+            pages += 1
+        except _LambdaDied:
+            died += 1
+    assert died == 1 and pages >= len(world.vips()) // 3  # every page bounded, the died one applied again
+    made_events = _events(world, automation.id, fire_at)
+    assert set(made_events) == world.vips() and set(made_events.values()) == {1}
+    assert {s.trigger_count for s in _subscriptions(world, automation.id).values()} == {1}
+
+
+def test_a_fire_job_whose_record_was_lost_is_driven_again(
+    stack: Any, world: _World, made: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A job left RUNNING without a record to drive it (dead-lettered after the dispatcher's
+    retries) is written again by a tick once it has not moved for ``FIRE_JOB_STALLED``."""
+    automation = _automation(world, made, ScheduleType.INTERVAL, {"every": 1, "unit": "days"})
+    stack.drain()
+    fire_at = clock.now().replace(second=0, microsecond=0) - timedelta(minutes=1)
+    _make_due(world, automation.id, fire_at)
+    real_run_page = fanouts.run_page
+    monkeypatch.setattr(fanouts, "run_page", lambda *args, **kwargs: 0)  # the records are lost
+    assert subscriptions.fire_due().started >= 1
+    stack.drain()
+    monkeypatch.setattr(fanouts, "run_page", real_run_page)
+    assert _events(world, automation.id, fire_at) == {}
+    assert subscriptions.fire_due().running >= 1  # still RUNNING, not yet stalled: left alone
+    stack.drain()
+    assert _events(world, automation.id, fire_at) == {}
+    subscriptions.fire_due(clock.now() + subscriptions.FIRE_JOB_STALLED + timedelta(minutes=1))
+    stack.drain()
+    made_events = _events(world, automation.id, fire_at)
+    assert set(made_events) == world.vips() and set(made_events.values()) == {1}

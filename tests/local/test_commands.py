@@ -151,8 +151,8 @@ def test_every_sample_event_names_a_route_of_the_template() -> None:
     routes = {(r.method, r.path) for r in template.load(ROOT / "template.yaml").routes}
     for path in (ROOT / "events").rglob("*.json"):
         event = json.loads(path.read_text())
-        if event.get("source") == "aws.events" or "Records" in event:
-            continue  # a schedule's event or a queue's message, not a route's
+        if event.get("source") == "aws.events" or "Records" in event or "awslogs" in event:
+            continue  # a schedule's event, a queue's message or a log subscription's, not a route's
         assert (event["httpMethod"], event["resource"]) in routes, path
 
 

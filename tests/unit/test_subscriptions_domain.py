@@ -91,3 +91,16 @@ def test_a_reschedule_follows_the_schedule_but_keeps_a_pending_retry() -> None:
     assert lowered.status is SubscriptionStatus.COMPLETED and lowered.next_trigger_at is None
     retrying = rules.failed_attempt(_subscribe(YEARLY, {"birthday": "1990-07-14"}), "boom", NOW)
     assert rules.rescheduled(retrying, YEARLY, "UTC", {"birthday": "1990-08-01"}, NOW) is retrying
+
+
+def test_a_refresh_leaves_a_due_occurrence_to_its_fire() -> None:
+    """A refresh that runs after an instant and before its fire (the fire jobs page behind the
+    scheduler's tick) must not recompute the schedule from now: that would skip the occurrence."""
+    subscription = _subscribe(YEARLY, {"birthday": "1992-02-29"}, NOW - timedelta(days=10))
+    assert subscription.next_trigger_at == NOW
+    late = NOW + timedelta(seconds=30)
+    assert rules.rescheduled(subscription, YEARLY, "America/New_York", {"birthday": "1992-02-29"}, late) is subscription
+    moved = rules.rescheduled(
+        subscription, YEARLY, "America/New_York", {"birthday": "1990-07-14"}, NOW - timedelta(hours=1)
+    )
+    assert moved.next_trigger_at == datetime(2027, 7, 14, 13, 0, tzinfo=UTC)  # not yet due: recomputed

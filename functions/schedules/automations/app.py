@@ -23,15 +23,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         "dropped": report.dropped,
         "refreshes": report.refreshes,
     }
-    # participant_state subscriptions due by now (06 §1.8): the same tick, its own due index.
+    # participant_state subscriptions due by now (06 §1.8): the same tick, its own due index,
+    # whose shard-hours with due entries go to their fire jobs (fired page by page from the stream).
     fires = subscriptions.fire_due()
-    metrics.add_metric(name="SubscriptionsFired", unit="Count", value=fires.fired)
-    metrics.add_metric(name="SubscriptionFiresFailed", unit="Count", value=fires.failed)
-    result["subscriptions"] = {
-        "fired": fires.fired,
-        "skipped": fires.skipped,
-        "failed": fires.failed,
-        "dropped": fires.dropped,
-    }
+    metrics.add_metric(name="SubscriptionFireJobsStarted", unit="Count", value=fires.started)
+    result["subscriptions"] = {"jobs_started": fires.started, "jobs_running": fires.running}
     logger.info("automation scheduler ran", extra=result)
     return result

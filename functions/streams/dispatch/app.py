@@ -3,6 +3,7 @@
 * a PENDING event (new, after a failed attempt, after POST /retry) is queued for processing;
 * a RUNNING fan-out job (a BROADCAST: one SYSTEM event per enrolled participant) runs its next page;
 * an automation created ``pending`` (``immediate``) starts its fan-out run;
+* a program-scoped automation's event that ended sets or clears the automation's ``last_error``;
 * a committed journal entry, an event that finished, a new participant become webhook
   notifications, with one delivery per subscribed endpoint;
 * a PENDING webhook delivery that is due is queued for sending;
@@ -82,6 +83,12 @@ def record_handler(record: ItemChangeRecord) -> None:
         return
     if entity == "EVENT":
         _pending_events.append(image)
+        if image.get("event_type") == "SYSTEM" and str(image.get("idempotency_key", "")).startswith("automation:"):
+            # A program-scoped automation's fire ended: its outcome is the automation's
+            # ``last_error`` (06 §1.9). Imported here: most batches never carry one.
+            from scrip.services import automation_runs
+
+            automation_runs.on_event_record(image, old)
     for notification in webhook_emission.notifications_for(record.eventName, image, old, _subscriptions):
         created = webhook_emission.emit(notification, _subscriptions)
         metrics.add_metric(name="WebhookDeliveriesCreated", unit="Count", value=created)

@@ -1,10 +1,12 @@
-"""DynamoDB stream consumer: add committed journal entries to the system-account totals.
+"""DynamoDB stream consumer: add committed journal entries to the system-account totals, and
+keep the reports' counts (``services.report_counts``: participant balances crossing zero,
+programs' earning participants, completed events).
 
 The whole batch is applied together (a transaction per up to ~100 entries: a marker per entry,
 one update per total shard), not one entry per transaction. Streams deliver at least once and
-may redeliver a batch: applying is idempotent (the markers), and when a transaction fails the
-records from its first entry on are reported (partial batch response), so Lambda retries from
-there and the entries before it are not applied twice.
+may redeliver a batch: applying is idempotent (the markers, the counts' claims), and when a
+transaction fails the records from the first one not applied on are reported (partial batch
+response), so Lambda retries from there and the records before it are not applied twice.
 """
 
 from typing import Any
@@ -13,25 +15,46 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from scrip.api.schemas.messages import ItemChangeRecord
 from scrip.observability import lambda_handler, logger, metrics
-from scrip.services import totals
+from scrip.services import report_counts, totals
 
 
 @lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     sequence_numbers: list[str] = []
     images: list[dict[str, Any]] = []
+    image_records: list[int] = []  # position in sequence_numbers of each image
+    changes: list[report_counts.Change] = []
+    change_records: list[int] = []
     for raw in event.get("Records", []):
         record = ItemChangeRecord.model_validate(raw)
         image = record.dynamodb.NewImage
+        change = (record.dynamodb.OldImage, image)
         # The event source's filter should have dropped every other record.
-        if record.eventName == "INSERT" and image and totals.is_entry_image(image):
-            sequence_numbers.append(str(record.dynamodb.SequenceNumber))
+        is_entry = record.eventName == "INSERT" and image is not None and totals.is_entry_image(image)
+        if not is_entry and not report_counts.is_counted(change):
+            continue
+        position = len(sequence_numbers)
+        sequence_numbers.append(str(record.dynamodb.SequenceNumber))
+        if is_entry:
+            assert image is not None
             images.append(image)
+            image_records.append(position)
+        if report_counts.is_counted(change):
+            changes.append(change)
+            change_records.append(position)
+    first_failed: int | None = None
+    applied = 0
     try:
         applied = totals.apply_committed_entries(images)
     except totals.TotalsFailed as failed:
         logger.exception("totals not applied", extra={"first_unapplied": failed.first_unapplied})
-        failures = sequence_numbers[failed.first_unapplied :]
-        return {"batchItemFailures": [{"itemIdentifier": number} for number in failures]}
+        first_failed = image_records[failed.first_unapplied]
+    try:
+        report_counts.apply_changes(changes)
+    except report_counts.CountsFailed as failed:
+        logger.exception("report counts not applied", extra={"first_uncounted": failed.first_uncounted})
+        position = change_records[failed.first_uncounted]
+        first_failed = position if first_failed is None else min(first_failed, position)
     metrics.add_metric(name="EntriesTotalled", unit="Count", value=applied)
-    return {"batchItemFailures": []}
+    failures = sequence_numbers[first_failed:] if first_failed is not None else []
+    return {"batchItemFailures": [{"itemIdentifier": number} for number in failures]}

@@ -8,6 +8,11 @@ Authentication happens here, before the route and its validation run: a request 
 valid key is ``401`` whatever its body, and no handler can forget to check. The body is judged
 here too, once for every route, before powertools parses it: its own parser answers an
 unexpected ``Content-Type`` or a body that is not UTF-8 with an exception, hence a 500.
+
+Every request leaves one request log line (05 §4.8), built once the response is: method, route,
+status, duration, error code, and the bodies redacted by ``domain.request_logs``. The line is
+printed (``outbound.request_logs``), never written to the table here: the log group's
+subscription delivers it to the ingest function after the client has its answer.
 """
 
 from __future__ import annotations
@@ -17,7 +22,9 @@ import binascii
 import json
 import re
 import sys
+import time
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 # Handlers take powertools' HTTP names from here: one place names what the handlers use of it.
@@ -28,10 +35,13 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from scrip.api import errors
+from scrip.domain import clock
 from scrip.domain.errors import ApiError, Unauthorized, UnsupportedMediaType, ValidationFailed
-from scrip.domain.ids import new_request_id
+from scrip.domain.ids import new_id, new_request_id
 from scrip.domain.organizations import Caller
+from scrip.domain.request_logs import AuthType, RequestLog, error_code_of, log_id_of, redact_body, to_line
 from scrip.observability import lambda_handler, logger, metrics
+from scrip.outbound import request_logs
 from scrip.services import auth
 
 REQUEST_ID_HEADER = "X-Request-Id"
@@ -181,6 +191,43 @@ def _with_request_id(response: dict[str, Any], request_id: str) -> dict[str, Any
     return response
 
 
+def _request_log(
+    event: Mapping[str, Any],
+    response: Mapping[str, Any],
+    request_id: str,
+    caller: Caller | None,
+    created_at: datetime,
+    duration_ms: float,
+) -> RequestLog:
+    """What the logs keep of a request (``domain.request_logs`` redacts the bodies; no header but the user agent)."""
+    identity = (event.get("requestContext") or {}).get("identity") or {}
+    status = int(response.get("statusCode") or 500)
+    response_body = response.get("body")
+    if response.get("isBase64Encoded") and isinstance(response_body, str):
+        response_body = None  # this API answers JSON only; an encoded body is not worth decoding for a log
+    try:
+        request_body = _body_text(event) if str(event.get("httpMethod") or "").upper() not in BODYLESS_METHODS else None
+    except ApiError:
+        request_body = None  # not UTF-8: its 4xx says so
+    return RequestLog(
+        id=log_id_of(request_id) or new_id(),
+        organization_id=caller.organization_id if caller else None,
+        request_id=request_id,
+        method=str(event.get("httpMethod") or "").upper(),
+        path=str(event.get("path") or ""),
+        route_pattern=event.get("resource"),
+        status_code=status,
+        duration_ms=round(duration_ms, 3),
+        auth_type=AuthType.API_KEY.value if caller else None,
+        error_code=error_code_of(status, response_body if isinstance(response_body, str) else None),
+        created_at=created_at,
+        ip_address=identity.get("sourceIp"),
+        user_agent=identity.get("userAgent") or _header(event, "User-Agent"),
+        request_body=redact_body(request_body),
+        response_body=redact_body(response_body if isinstance(response_body, str) else None),
+    )
+
+
 class HttpEndpoint:
     """One API route and the Lambda handler that serves it."""
 
@@ -203,22 +250,37 @@ class HttpEndpoint:
         return self._resolver
 
     def _handle(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        started, created_at = time.perf_counter(), clock.now()
+        request_id = _request_id(event)
+        response, caller = self._respond(event, context, request_id)
+        duration_ms = (time.perf_counter() - started) * 1000
+        try:
+            request_logs.emit(to_line(_request_log(event, response, request_id, caller, created_at, duration_ms)))
+        except Exception:  # noqa: BLE001 - the client's answer never depends on its log line
+            logger.exception("request log line not written")
+        return response
+
+    def _respond(
+        self, event: dict[str, Any], context: LambdaContext, request_id: str
+    ) -> tuple[dict[str, Any], Caller | None]:
+        """The response, and who asked (None for a public route or a refused key): the
+        resolver clears its context once it has answered, so the caller is kept here."""
         resolver = self.resolver
         resolver.clear_context()
-        request_id = _request_id(event)
         logger.append_keys(request_id=request_id)
         resolver.append_context(request_id=request_id)
         metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
+        caller: Caller | None = None
         if not self.public:
             try:
                 caller = auth.authenticate(presented_key(event))
             except Unauthorized as error:
                 metrics.add_metric(name="Unauthorized", unit=MetricUnit.Count, value=1)
-                return _error_result(error, request_id)
+                return _error_result(error, request_id), None
             logger.append_keys(organization_id=caller.organization_id)
             resolver.append_context(caller=caller)
         try:
             event = with_json_body(event)
         except ApiError as error:
-            return _error_result(error, request_id)
-        return _with_request_id(resolver.resolve(event, context), request_id)
+            return _error_result(error, request_id), caller
+        return _with_request_id(resolver.resolve(event, context), request_id), caller

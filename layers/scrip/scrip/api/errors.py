@@ -59,7 +59,9 @@ def register(app: APIGatewayRestResolver) -> None:
 
     @app.exception_handler(ApiError)
     def _api_error(error: ApiError) -> Response[Any]:
-        return error_response(error.status, error.code, error.message, request_id(), error.details)
+        response = error_response(error.status, error.code, error.message, request_id(), error.details)
+        response.headers.update(error.headers())
+        return response
 
     @app.exception_handler(RequestValidationError)
     def _invalid_request(error: RequestValidationError) -> Response[Any]:

@@ -8,6 +8,7 @@ have for its trigger type and scope (§1.1, §1.4, §1.7.4) and what its fires g
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -116,6 +117,10 @@ class Automation:
     execution_error: str | None = None
     participants_total: int | None = None
     participants_processed: int | None = None
+    # source = rule_action (§1.10): the rule and the event whose action created it. Not rendered
+    # (the resource has no such fields): the description names both.
+    rule_id: str | None = None
+    origin_event_id: str | None = None
     version: int = 1
 
     @property
@@ -140,6 +145,66 @@ def generated_event_data(automation: Automation) -> dict[str, Any]:
     data: dict[str, Any] = dict(automation.payload or {})
     data["type"] = automation.event_name
     return data
+
+
+# Rule-action automation ids are derived: one event's action always names the same automation,
+# so a replanned or redelivered event creates it once.
+_RULE_ACTION_NAMESPACE = uuid.UUID("5b0e7d3c-2f4a-4c1e-9a6b-8d2f1e0c7b94")
+
+
+def rule_action_automation(
+    *,
+    organization_id: str,
+    program_id: str,
+    action_type: str,
+    event_id: str,
+    rule_id: str,
+    rule_name: str,
+    index: int,
+    event_name: str,
+    payload: dict[str, Any] | None,
+    now: datetime,
+    trigger_at: datetime | None = None,
+    participant_id: str | None = None,
+) -> Automation:
+    """The automation a SCHEDULE_EVENT or BROADCAST action creates (§1.10 [inferred mapping]):
+    SCHEDULE_EVENT → ``one_time``, ``scope=program`` at ``trigger_at`` for ``participant_id``
+    (None: the program's, when the source event had none); BROADCAST → ``immediate``,
+    ``scope=participants``, its run pending. Id from event, rule and action index; the name
+    (unique within the program, as any automation's) says the same."""
+    ref = f"{event_id}:{rule_id}:{index}"
+    common: dict[str, Any] = {
+        "id": str(uuid.uuid5(_RULE_ACTION_NAMESPACE, ref)),
+        "program_id": program_id,
+        "organization_id": organization_id,
+        "name": f"{action_type} {ref}",
+        "description": f'Created by action {index} ({action_type}) of rule "{rule_name}" ({rule_id}) '
+        f"for event {event_id}",
+        "event_name": event_name,
+        "payload": payload,
+        "status": AutomationStatus.ACTIVE,
+        "source": AutomationSource.RULE_ACTION,
+        "created_at": now,
+        "updated_at": now,
+        "rule_id": rule_id,
+        "origin_event_id": event_id,
+    }
+    if trigger_at is not None:
+        return Automation(
+            **common,
+            scope=Scope.PROGRAM,
+            trigger_type=TriggerType.ONE_TIME,
+            trigger_at=trigger_at,
+            participant_id=participant_id,
+        )
+    return Automation(
+        **common,
+        scope=Scope.PARTICIPANTS,
+        trigger_type=TriggerType.IMMEDIATE,
+        execution_status=ExecutionStatus.PENDING,
+        participants_total=0,
+        participants_processed=0,
+    )
 
 
 def idempotency_key(automation_id: str, fire_instant: datetime, participant_id: str | None = None) -> str:

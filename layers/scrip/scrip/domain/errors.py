@@ -18,6 +18,10 @@ class ApiError(Exception):
         self.message = message
         self.details = details
 
+    def headers(self) -> dict[str, str]:
+        """Response headers the failure adds (``Retry-After`` on a 503)."""
+        return {}
+
 
 class ValidationFailed(ApiError):
     status, code = 400, "validation_error"

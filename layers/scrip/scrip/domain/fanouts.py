@@ -26,6 +26,9 @@ class FanOutKind(StrEnum):
     TIER_PERIOD_END = "TIER_PERIOD_END"  # payload: tier_key, boundary (services/tier_jobs.py)
     AUTOMATION = "AUTOMATION"  # payload: automation_id, fire_at (services/automation_runs.py)
     SUBSCRIPTION_REFRESH = "SUBSCRIPTION_REFRESH"  # payload: automation_id (services/subscriptions.py)
+    # payload: partition (one shard-hour of the subscription due index), until; pages of due entries,
+    # not of participants, under the scheduler's own organization (services/subscriptions.py)
+    SUBSCRIPTION_FIRE = "SUBSCRIPTION_FIRE"
 
 
 @dataclass(frozen=True)

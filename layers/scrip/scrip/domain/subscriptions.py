@@ -124,6 +124,10 @@ def rescheduled(
     birthday was set, or after a PATCH of ``schedule_config``), and the THRESHOLD counter watched."""
     if subscription.retry_count > 0:
         return subscription  # a failed fire's retry is pending: it keeps its instant
+    if subscription.next_trigger_at is not None and subscription.next_trigger_at <= now:
+        # Due and not yet fired (its fire job has not reached it): recomputing from now would
+        # skip that occurrence. The fire keeps its instant and schedules the next one.
+        return subscription
     following = next_subscription_trigger(
         config,
         parse_zone(timezone),

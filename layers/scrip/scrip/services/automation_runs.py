@@ -50,6 +50,7 @@ from typing import Any
 from scrip.domain import cel, clock, due_hours
 from scrip.domain.automations import (
     Automation,
+    AutomationSource,
     AutomationStatus,
     ExecutionStatus,
     FilterHint,
@@ -129,6 +130,23 @@ def _run_writes(
     return started, [
         *automation_store.save_writes(before, started),
         run_store.start_write(org, before.id, job.id, fire_at),
+        *fanout_store.start_writes(job),
+    ]
+
+
+def new_run_writes(automation: Automation) -> list[transactions.Write]:
+    """A new ``immediate`` automation with its run already started, for one transaction: what a
+    BROADCAST action stages in its event's (§1.10). Its INSERT record then finds the run marker
+    and starts nothing more (``start_pending``); the fire instant is its creation."""
+    org, fire_at = automation.organization_id, automation.created_at
+    payload = {"automation_id": automation.id, "fire_at": clock.to_rfc3339(fire_at)}
+    job = new_job(
+        org, fanout_id(automation.id, fire_at), FanOutKind.AUTOMATION, automation.program_id, payload, fire_at
+    )
+    started = replace(automation, execution_started_at=fire_at)
+    return [
+        *automation_store.create_writes(started, check_program=False),
+        run_store.start_write(org, automation.id, job.id, fire_at),
         *fanout_store.start_writes(job),
     ]
 
@@ -260,9 +278,10 @@ def _fire(automation: Automation, fire_at: datetime, now: datetime, report: Sche
         report.fired += 1
         return
     error = _program_event(automation, fire_at)
+    outcome: dict[str, Any] = {}
     if error is None:
-        outcome: dict[str, Any] = {"consecutive_failures": 0}
-        outcome["last_error" if automation.trigger_type is TriggerType.CRON else "error_message"] = None
+        # The run's outcome is its event's: ``record_program_event_outcome`` clears or sets
+        # ``last_error`` and the failure count once the event is COMPLETED or FAILED.
         report.fired += 1
     else:
         failures = automation.consecutive_failures + 1
@@ -284,11 +303,83 @@ def _program_event(automation: Automation, fire_at: datetime) -> str | None:
         participant_id=automation.participant_id,
     )
     try:
-        events.ingest(automation.organization_id, submission, event_type=EventType.SYSTEM)
+        events.ingest(
+            automation.organization_id,
+            submission,
+            event_type=EventType.SYSTEM,
+            origin_event_id=automation.origin_event_id,  # a SCHEDULE_EVENT's source event (§1.10)
+        )
     except ApiError as failure:
         logger.warning("automation fire failed", extra={"automation_id": automation.id, "error": failure.message})
         return failure.message[:_ERROR_CHARS]
     return None
+
+
+_KEY_PREFIX = "automation:"
+_ID_CHARS = 36
+
+
+def program_fire_of(idempotency_key: str | None) -> str | None:
+    """The automation id of a program-scoped fire's key (``automation:{id}:{instant}``, §1.9),
+    None for any other key (a participant's fan-out event adds ``:{participant_id}``)."""
+    if not idempotency_key or not idempotency_key.startswith(_KEY_PREFIX):
+        return None
+    automation_id = idempotency_key[len(_KEY_PREFIX) : len(_KEY_PREFIX) + _ID_CHARS]
+    instant = idempotency_key[len(_KEY_PREFIX) + _ID_CHARS + 1 :]
+    try:
+        clock.parse_rfc3339(instant)
+    except ValueError:
+        return None
+    return automation_id
+
+
+def on_event_record(image: dict[str, Any], old: dict[str, Any]) -> bool:
+    """A stream record of an event: a program-scoped fire's event that just ended (COMPLETED or
+    FAILED) is its automation's run outcome. True when the automation changed."""
+    status = image.get("status")
+    if status not in ("COMPLETED", "FAILED") or old.get("status") == status or image.get("event_type") != "SYSTEM":
+        return False
+    automation_id = program_fire_of(image.get("idempotency_key"))
+    if automation_id is None:
+        return False
+    message = f"event {image['id']} failed: {image.get('error_message') or 'unknown error'}"
+    return record_program_event_outcome(
+        str(image["organization_id"]), automation_id, failure=message if status == "FAILED" else None
+    )
+
+
+def record_program_event_outcome(org_id: str, automation_id: str, *, failure: str | None) -> bool:
+    """A program fire's event ended: a completion clears ``last_error`` (``error_message`` of a
+    one_time) and the failure count; a failure records its message, counts one more consecutive
+    failure and pauses the automation at ``PAUSE_AFTER_FAILURES``.
+
+    Idempotent under the stream's redelivery: the recorded message names the event, so the same
+    event's failure seen again finds it recorded and counts nothing more.
+    """
+
+    def attempt() -> bool:
+        automation = automation_store.get(org_id, automation_id)
+        if automation is None or automation.status is AutomationStatus.ARCHIVED:
+            return False
+        field_name = "last_error" if automation.trigger_type is TriggerType.CRON else "error_message"
+        recorded = getattr(automation, field_name)
+        changes: dict[str, Any]
+        if failure is None:
+            if recorded is None and automation.consecutive_failures == 0:
+                return False
+            changes = {field_name: None, "consecutive_failures": 0}
+        else:
+            text = failure[:_ERROR_CHARS]
+            if recorded == text:
+                return False
+            failures = automation.consecutive_failures + 1
+            changes = {field_name: text, "consecutive_failures": failures}
+            if failures >= PAUSE_AFTER_FAILURES and automation.status is AutomationStatus.ACTIVE:
+                changes["status"] = AutomationStatus.PAUSED
+        transactions.write(automation_store.save_writes(automation, _touched(automation, clock.now(), **changes)))
+        return True
+
+    return retry_on_stale(attempt, automation_store.StaleAutomation)
 
 
 # ---------------------------------------------------------------- manual trigger and cancel
@@ -443,9 +534,9 @@ def _holds(expression: str, variables: dict[str, Any]) -> tuple[bool, str | None
         cel.compile_expression(expression)  # cached by text: the bound times evaluation, not the first compile
     except cel.CelError as refused:
         return False, str(refused)
-    started = time.perf_counter()
+    started = time.thread_time()  # the evaluation's own CPU time, as the rules engine measures it
     held, error = cel.judge_condition(expression, variables)
-    if time.perf_counter() - started > EVALUATION_TIME_LIMIT_SECONDS:
+    if time.thread_time() - started > EVALUATION_TIME_LIMIT_SECONDS:
         return False, "condition evaluation timed out"
     return (held and error is None), error
 
@@ -463,10 +554,15 @@ def _page_events(automation: Automation, fire_at: datetime, participant_ids: lis
     hints = usable_hints(automation.participant_filter, automation.filter_hints)
     needs_state = bool(automation.participant_filter or automation.guard_condition)
     participants = participant_store.get_many(org, participant_ids)
+    # A BROADCAST's run (§1.10) reaches every enrolled participant not CLOSED, as 03 §5.4.12's
+    # fan-out always has (SUSPENDED ones receive the event; its rules' financial actions are
+    # refused there); and its events never broadcast again.
+    broadcast = automation.source is AutomationSource.RULE_ACTION
+    excluded = (ParticipantStatus.CLOSED,) if broadcast else (ParticipantStatus.SUSPENDED, ParticipantStatus.CLOSED)
     for participant_id in participant_ids:
         participant = participants.get(participant_id)
-        if participant is None or participant.status is not ParticipantStatus.ACTIVE:
-            continue  # only active participants are candidates (§1.6 [inferred])
+        if participant is None or participant.status in excluded:
+            continue  # otherwise only active participants are candidates (§1.6 [inferred])
         if needs_state:
             snapshot = _snapshot(org, participant, automation.program_id, fire_at)
             if not all(_meets(hint, snapshot) for hint in hints):
@@ -491,7 +587,13 @@ def _page_events(automation: Automation, fire_at: datetime, participant_ids: lis
             participant_id=participant_id,
         )
         try:
-            _, replayed = events.ingest(org, submission, event_type=EventType.SYSTEM)
+            _, replayed = events.ingest(
+                org,
+                submission,
+                event_type=EventType.SYSTEM,
+                origin_event_id=automation.origin_event_id,
+                broadcast=broadcast,
+            )
         except ApiError as failure:
             # One participant's event failing does not abort the run (§1.9 [inferred]); a replay
             # after the payload was changed mid-run is such a failure, and creates nothing.

@@ -14,6 +14,13 @@ never lose an update. A refusal (an action failed) records a failed attempt: the
 So does any other error, which is also logged at ERROR with the event id (``FAILED`` at once
 when a retry can only repeat it). An event nobody attempts (its stream record or message lost)
 is found past its due time by ``sweep_overdue``: no event stays ``PENDING`` for good.
+
+A ``SYSTEM`` event may name no participant: a program-scoped automation's fire (06 §1.9, "one
+event for the program with no participant"). Its rules see ``participant`` as ``null`` (a
+condition that selects a field of it is ``SKIPPED_ERROR``, 03 §2.3); its actions that act on
+"the event participant" (no ``target``) fail it, those with a target or none needed (BROADCAST,
+SCHEDULE_EVENT, a PROGRAM or explicit PARTICIPANT target) run; tier qualification is skipped.
+An API event always names one (``POST /v1/events`` answers 400 otherwise).
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ from scrip.domain.events import (
     ActionFailed,
     Event,
     EventStatus,
+    EventType,
     PermanentFailure,
     RuleEvaluation,
     StateChangeRecord,
@@ -179,18 +187,20 @@ def _record_failure(event: Event, message: str, *, permanent: bool = False) -> E
 # -------------------------------------------------------------- resolution
 
 
-def _resolve(event: Event, program: Program) -> tuple[Participant, Participant | None]:
+def _resolve(event: Event, program: Program) -> tuple[Participant | None, Participant | None]:
     org = event.organization_id
     source = ChangeSource(event_id=event.id, program_id=program.id)
     try:
-        participant, _ = participant_service.resolve_for_event(
-            org,
-            program.id,
-            external_id=event.external_id,
-            participant_id=event.participant_id,
-            source=source,
-            program=program,
-        )
+        participant = None
+        if _names_a_participant(event):
+            participant, _ = participant_service.resolve_for_event(
+                org,
+                program.id,
+                external_id=event.external_id,
+                participant_id=event.participant_id,
+                source=source,
+                program=program,
+            )
         recipient = None
         if event.recipient_id or event.recipient_external_id:
             recipient, _ = participant_service.resolve_for_event(
@@ -208,7 +218,16 @@ def _resolve(event: Event, program: Program) -> tuple[Participant, Participant |
     return participant, recipient
 
 
-def _snapshot(org: str, participant: Participant, program_id: str) -> Snapshot:
+def _names_a_participant(event: Event) -> bool:
+    """Only a SYSTEM event is for the program as a whole; any other without a participant fails
+    as it always did (the resolution's "names no participant")."""
+    named = event.participant_id is not None or event.external_id is not None
+    return named or event.event_type is not EventType.SYSTEM
+
+
+def _snapshot(org: str, participant: Participant | None, program_id: str) -> Snapshot | None:
+    if participant is None:
+        return None
     owner = Owner(OwnerKind.PARTICIPANT, participant.id)
     stored = state_store.read(org, owner)
     # From the attempt's one read of the participant's partition, as the state above.
@@ -305,11 +324,12 @@ def _plan_and_commit(event: Event) -> Event:
                 )
             )
         # 02 §6 steps 3 and 5, after every rule so that this event's counter increments count.
-        tier_events.after_rules(org, program.id, event, participant.id, _tiers_set_by_rules(evaluations))
+        if participant is not None:  # a program's event has nobody to qualify
+            tier_events.after_rules(org, program.id, event, participant.id, _tiers_set_by_rules(evaluations))
     completed = replace(
         event,
         status=EventStatus.COMPLETED,
-        participant_id=participant.id,
+        participant_id=participant.id if participant else None,
         recipient_id=recipient.id if recipient else event.recipient_id,
         error_message=None,
         attempts=event.attempts + 1,
@@ -348,7 +368,7 @@ def _run_rule(
     event: Event,
     program: Program,
     verdict: Verdict,
-    participant: Participant,
+    participant: Participant | None,
     recipient: Participant | None,
     variables: dict[str, Any],
     assets: dict[str, Asset],

@@ -1,4 +1,5 @@
-"""Paged, resumable fan-out over a program's enrolled participants.
+"""Paged, resumable fan-out over a program's enrolled participants (or, for a kind in ``PAGES``,
+over what that kind pages: the subscription fire pass pages one shard-hour of its due index).
 
 A job is started by a write in the transaction that decides it (a BROADCAST action today, the
 tier period-end job and automations later). Each stream record of the job's item that shows it
@@ -41,7 +42,12 @@ WORK: dict[FanOutKind, Work] = {
     FanOutKind.TIER_PERIOD_END: tier_jobs.period_end_page,
     FanOutKind.AUTOMATION: automation_runs.automation_page,
     FanOutKind.SUBSCRIPTION_REFRESH: subscriptions.refresh_page,
+    FanOutKind.SUBSCRIPTION_FIRE: subscriptions.fire_page,
 }
+# Where a kind's pages come from when not from the program's enrolled participants: the ids of
+# the page after the job's cursor, and whether more may follow.
+Pages = Callable[[FanOut], tuple[list[str], bool]]
+PAGES: dict[FanOutKind, Pages] = {FanOutKind.SUBSCRIPTION_FIRE: subscriptions.due_page}
 # What a kind records when its job ends (the record of the job COMPLETED or CANCELLED): run again
 # for a redelivered record, so it must find its own earlier effect and do nothing.
 Finish = Callable[[FanOut], object]
@@ -70,7 +76,13 @@ def run_page(org_id: str, fanout_id: str, page: int) -> int:
         if finish is not None:
             finish(job)
         return 0
-    participant_ids, more = participant_store.enrolled_page(org_id, job.program_id, limit=PAGE_SIZE, after=job.cursor)
+    pages = PAGES.get(job.kind)
+    if pages is not None:
+        participant_ids, more = pages(job)
+    else:
+        participant_ids, more = participant_store.enrolled_page(
+            org_id, job.program_id, limit=PAGE_SIZE, after=job.cursor
+        )
     created = WORK[job.kind](job, participant_ids) if participant_ids else 0
     fanout_store.advance(
         job,

@@ -3,6 +3,11 @@
 All three are driven by what was committed (stream records, the scheduled index), never by
 the request that caused them, and each is idempotent: a message or record delivered twice
 creates nothing twice, because every generated event has a deterministic idempotency key.
+
+SCHEDULE_EVENT and BROADCAST now create ``source = rule_action`` automations, which the
+automation scheduler and fan-out execute (06 §1.10, ``services/rule_actions.py``):
+``broadcast_page`` and ``fire_scheduled`` only finish the BROADCAST jobs and scheduled entries
+an earlier version wrote (no new ones are written).
 """
 
 from __future__ import annotations
@@ -96,7 +101,7 @@ def fire_scheduled(lookback_hours: int = 2) -> ScheduledRun:
                 idempotency_key=str(entry["idempotency_key"]),
                 event_timestamp=fire_at,
                 event_data=dict(entry.get("event_data") or {}),
-                participant_id=str(entry["participant_id"]),
+                participant_id=str(entry["participant_id"]) if entry.get("participant_id") else None,
             )
             _, replayed = events.ingest(
                 str(entry["organization_id"]),

@@ -20,10 +20,10 @@ from typing import Any
 
 from scrip.domain import amounts, cel, clock
 from scrip.domain.assets import Asset, InventoryMode
+from scrip.domain.automations import Automation, idempotency_key, rule_action_automation
 from scrip.domain.clock import parse_rfc3339
 from scrip.domain.errors import ApiError, ValidationFailed
 from scrip.domain.events import ActionFailed, Event, StateChangeRecord
-from scrip.domain.fanouts import FanOutKind
 from scrip.domain.ledger import ActionType as LedgerAction
 from scrip.domain.ledger import Bucket, EntityType
 from scrip.domain.lots import LotFilters
@@ -33,14 +33,15 @@ from scrip.domain.programs import Program
 from scrip.domain.rules import ActionTarget, Rule, RuleAction, RuleActionType
 from scrip.domain.state import Owner as StateOwner
 from scrip.domain.state import OwnerKind, normalize_tag, parse_duration
-from scrip.services import balances, fanouts, state, tier_events
+from scrip.services import automation_runs, balances, state, tier_events
 from scrip.services.posting import Origin
 from scrip.services.state import ChangeSource
 from scrip.storage import assets as asset_store
+from scrip.storage import automations as automation_store
 from scrip.storage import groups as group_store
 from scrip.storage import participants as participant_store
-from scrip.storage import scheduled_events
 from scrip.storage import state as state_store
+from scrip.storage import transactions
 
 FINANCIAL = {
     RuleActionType.CREDIT,
@@ -50,6 +51,9 @@ FINANCIAL = {
     RuleActionType.FORFEIT,
     RuleActionType.COUNTER,
 }
+# A program's event (an automation's fire without participant) has no "event participant" for an
+# action without target to act on: the action, and so the event, fails with this message.
+NO_PARTICIPANT = "the event has no participant: give the action a target"
 _LEDGER_ACTIONS = {
     RuleActionType.HOLD: LedgerAction.HOLD,
     RuleActionType.RELEASE: LedgerAction.RELEASE,
@@ -66,7 +70,7 @@ class ActionScope:
     program: Program
     event: Event
     rule: Rule
-    participant: Participant
+    participant: Participant | None  # None: a program's event (06 §1.9), see ``resolve_target``
     recipient: Participant | None
     activation: dict[str, Any]
     index: int
@@ -185,6 +189,8 @@ def resolve_target(action: RuleAction, scope: ActionScope, *, asset_action: bool
     org = scope.organization_id
     if target is None:
         chosen = scope.recipient if asset_action and scope.recipient is not None else scope.participant
+        if chosen is None:
+            raise ActionFailed(kind, NO_PARTICIPANT)
         return Target(OwnerKind.PARTICIPANT, chosen.id, chosen)
     if target.type == "PROGRAM":
         return Target(OwnerKind.PROGRAM, scope.program.id)
@@ -441,53 +447,70 @@ def _follow_up_data(action: RuleAction) -> dict[str, Any]:
     return {**payload, "type": action.required("event_name")}
 
 
-def _schedule(action: RuleAction, scope: ActionScope) -> ActionResult:
-    """A SYSTEM event for later (03 §5.4.11), keyed so that a retried source event schedules once."""
-    target = resolve_target(action, scope, asset_action=False)
-    if target.kind is not OwnerKind.PARTICIPANT:
-        raise ActionFailed("SCHEDULE_EVENT", "a scheduled event is for a participant")
-    fire_at = clock.now() + parse_duration(action.required("delay"))
-    key = f"sched:{scope.event.id}:{scope.rule.id}:{scope.index}"
-    scheduled_events.schedule(
-        scope.organization_id,
+def _rule_action_automation(
+    action: RuleAction, scope: ActionScope, *, trigger_at: datetime | None = None, participant_id: str | None = None
+) -> Automation:
+    return rule_action_automation(
+        organization_id=scope.organization_id,
         program_id=scope.program.id,
-        participant_id=target.id,
-        idempotency_key=key,
-        fire_at=fire_at,
-        event_data=_follow_up_data(action),
-        origin_event_id=scope.event.id,
+        action_type=action.type.value,
+        event_id=scope.event.id,
+        rule_id=scope.rule.id,
+        rule_name=scope.rule.name,
+        index=scope.index,
+        event_name=action.required("event_name"),
+        payload=dict(action.payload) if action.payload else None,
+        now=clock.now(),
+        trigger_at=trigger_at,
+        participant_id=participant_id,
     )
+
+
+def _schedule(action: RuleAction, scope: ActionScope) -> ActionResult:
+    """A SYSTEM event for later (03 §5.4.11): a ``one_time``, ``scope=program`` automation with
+    ``source = rule_action`` (06 §1.10), staged in the event's transaction and fired by the
+    automation scheduler at ``trigger_at``. Its id comes from the event, rule and action index,
+    so a replanned event creates one; a failed event creates none.
+
+    A program's event (no participant) without target schedules a program's event in turn.
+    """
+    participant_id: str | None = None
+    if action.target is not None or scope.participant is not None:
+        target = resolve_target(action, scope, asset_action=False)
+        if target.kind is not OwnerKind.PARTICIPANT:
+            raise ActionFailed("SCHEDULE_EVENT", "a scheduled event is for a participant")
+        participant_id = target.id
+    fire_at = clock.now() + parse_duration(action.required("delay"))
+    automation = _rule_action_automation(action, scope, trigger_at=fire_at, participant_id=participant_id)
+    transactions.write(automation_store.create_writes(automation, check_program=False))
     return ActionResult(
         {
             "type": "SCHEDULE_EVENT",
             "resolved": {
                 "event_name": action.event_name,
                 "fire_at": clock.to_rfc3339(fire_at),
-                "idempotency_key": key,
+                "automation_id": automation.id,
+                "idempotency_key": idempotency_key(automation.id, fire_at),
             },
         }
     )
 
 
 def _broadcast(action: RuleAction, scope: ActionScope) -> ActionResult:
-    """One SYSTEM event per enrolled participant, fanned out after commit (03 §5.4.12).
+    """One SYSTEM event per enrolled participant (03 §5.4.12): an ``immediate``,
+    ``scope=participants`` automation with ``source = rule_action`` (06 §1.10), created with its
+    run started in the event's transaction (it exists only if the event commits) and paged by
+    the automation fan-out after commit.
 
     Events made by a broadcast do not broadcast again: that would loop over the program forever.
     """
     if scope.event.broadcast:
         return ActionResult({"type": "BROADCAST", "resolved": {"skipped": "event was made by a broadcast"}})
-    # A paged fan-out job, staged in the event's transaction: it exists only if the event commits.
-    fanouts.start(
-        scope.organization_id,
-        kind=FanOutKind.BROADCAST,
-        program_id=scope.program.id,
-        payload={
-            "source_event_id": scope.event.id,
-            "key_prefix": f"bcast:{scope.event.id}:{scope.rule.id}:{scope.index}",
-            "event_data": _follow_up_data(action),
-        },
+    automation = _rule_action_automation(action, scope)
+    transactions.write(automation_runs.new_run_writes(automation))
+    return ActionResult(
+        {"type": "BROADCAST", "resolved": {"event_name": action.event_name, "automation_id": automation.id}}
     )
-    return ActionResult({"type": "BROADCAST", "resolved": {"event_name": action.event_name}})
 
 
 def _set_tier(action: RuleAction, scope: ActionScope) -> ActionResult:

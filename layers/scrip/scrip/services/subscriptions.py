@@ -24,15 +24,20 @@ Cost of an idle automation per period: one transaction of the automation's put, 
 delete and put, and the job's put (each written twice, as transactions write), then the job's
 own pages (one read of each enrolled participant) and ``last_evaluated_at``'s save at its end.
 
-**Fire pass** (``fire_due``, a step of the automation scheduler, every minute): reads the
+**Fire pass** (``fire_due``, a step of the automation scheduler, every minute): looks at the
 subscription due index up to now, from a checkpoint, hour by hour and shard by shard (as the
-automation scheduler reads its own: no scan), and fires each due subscription once, at its
-stored ``next_trigger_at``: ``guard_condition`` first (false or an error: no event, the schedule
-moves on), then one SYSTEM event under ``automation:{id}:{next_trigger_at}:{participant_id}``,
-then the subscription's save (``trigger_count``, ``last_triggered_at``, the next occurrence or
-``completed``) conditioned on its version, moving its due entry in the same transaction. A rerun
-or an overlapping pass finds the entry stale and fires nothing; a crash between the event and
-the save fires again under the same key, which replays. A paused automation's due subscriptions
+automation scheduler reads its own: no scan), one item per shard-hour, and hands each shard-hour
+with due entries to its fire job (a fan-out job of kind ``SUBSCRIPTION_FIRE``, one per
+shard-hour, started again by a tick that finds it finished and entries due): the job pages
+through the entries (``fire_page``, 100 per page, each page one stream record of the job), so
+any number of subscriptions due at one instant fire over bounded invocations. Each due
+subscription fires once, at its stored ``next_trigger_at``: ``guard_condition`` first (false or
+an error: no event, the schedule moves on), then one SYSTEM event under
+``automation:{id}:{next_trigger_at}:{participant_id}``, then the subscription's save
+(``trigger_count``, ``last_triggered_at``, the next occurrence or ``completed``) conditioned on
+its version, moving its due entry in the same transaction. A page applied again or an
+overlapping fire finds the entry moved and fires nothing; a crash between the event and the save
+fires again under the same key, which replays. A paused automation's due subscriptions
 move to their next occurrence without firing; an archived or deleted one's are completed.
 
 **THRESHOLD** subscriptions have no time and are not in the due index: each active one files a
@@ -52,7 +57,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from scrip import settings
-from scrip.domain import clock, ids
+from scrip.domain import clock, due_hours, ids
 from scrip.domain import subscriptions as rules
 from scrip.domain.automations import Automation, AutomationStatus, TriggerType, generated_event_data, idempotency_key
 from scrip.domain.errors import ApiError, ValidationFailed
@@ -310,21 +315,114 @@ class FireReport:
     dropped: int = 0  # due entries with nothing (left) to do
 
 
-def fire_due(now: datetime | None = None) -> FireReport:
-    """Fire every subscription due by ``now`` (the application clock, which tests move)."""
+@dataclass
+class FirePass:
+    """What one scheduler tick did with the due index: the shard-hours it handed to fire jobs."""
+
+    started: int = 0  # shard-hours with due entries whose job started (or restarted)
+    running: int = 0  # shard-hours with due entries whose job was still running: left to it
+
+
+# The fire jobs are the scheduler's, not an organization's: their items live under this owner.
+FIRE_JOBS_OWNER = "_scheduler"
+FIRE_PAGE_SIZE = 100  # fires per page: a few seconds of work, far inside the dispatcher's timeout
+FIRE_JOB_STALLED = timedelta(minutes=15)  # far longer than a page takes, even retried
+_FIRE_JOB_NAMESPACE = uuid.UUID("9a7c2e41-6b3d-4f58-8e0a-1c5d7b9f3a26")
+
+
+def fire_job_id(partition: str) -> str:
+    """One job per shard-hour, for good: a tick finding it finished starts it again."""
+    return str(uuid.uuid5(_FIRE_JOB_NAMESPACE, partition))
+
+
+def fire_due(now: datetime | None = None) -> FirePass:
+    """Hand every shard-hour of the due index with subscriptions due by ``now`` (the application
+    clock, which tests move) to its fire job; the checkpoint passes the hours found empty.
+
+    The scheduler reads one item per shard-hour and fires nothing itself, so 100,000 birthdays
+    due at 09:00 cost its tick 16 small queries: the jobs page through them (``fire_page``).
+    """
     moment = now or clock.now()
-    report = FireReport()
-    automation_runs.sweep_due_index(
-        moment,
-        shards=subscription_store.SHARDS,
-        entries=subscription_store.due_entries,
-        fire=lambda entry: _fire_entry(entry, moment, report),
-        checkpoint=subscription_store.due_checkpoint,
-        save_checkpoint=subscription_store.save_due_checkpoint,
-        failure="subscription fire raised",
-        describe=lambda entry: {"automation_id": entry.automation_id, "participant_id": entry.participant_id},
-    )
+    report = FirePass()
+    settled = min(moment, datetime.now(moment.tzinfo)) - automation_runs.SETTLE
+    start = subscription_store.due_checkpoint()
+    hours = due_hours.hours_to_read(start, moment, automation_runs.LOOKBACK)
+    empty: list[datetime] = []  # the hours from the first read on found empty, in a row
+    for hour in hours:
+        busy = False
+        for shard in range(subscription_store.SHARDS):
+            partition = subscription_store.due_partition(hour, shard)
+            if not subscription_store.has_due(partition, moment):
+                continue
+            busy = True
+            if _start_fire_job(partition, moment):
+                report.started += 1
+            else:
+                report.running += 1
+        if not busy and len(empty) == hours.index(hour):
+            empty.append(hour)
+    advanced = due_hours.advanced_checkpoint(start, empty, settled)
+    if advanced is not None:
+        subscription_store.save_due_checkpoint(advanced)
     return report
+
+
+def _start_fire_job(partition: str, until: datetime) -> bool:
+    """Start the shard-hour's job, or start it again from its first entry when it finished; False
+    while it still runs (its pages reach what is due, or its next start does)."""
+    payload = {"partition": partition, "until": clock.to_rfc3339(until)}
+    job_id = fire_job_id(partition)
+    job = fanout_store.get(FIRE_JOBS_OWNER, job_id)
+    now = clock.now()
+    if job is None:
+        try:
+            transactions.write(
+                fanout_store.start_writes(
+                    new_job(FIRE_JOBS_OWNER, job_id, FanOutKind.SUBSCRIPTION_FIRE, "", payload, now)
+                )
+            )
+        except transactions.TransactionCancelled:
+            return False  # an overlapping tick started it first
+        return True
+    if job.status is FanOutStatus.RUNNING:
+        if until - job.updated_at > FIRE_JOB_STALLED:
+            # No page advanced it for that long: its record was lost (dead-lettered after the
+            # dispatcher's retries). A new record of the same page drives it again.
+            fanout_store.nudge(job, now)
+        return False
+    return fanout_store.restart(job, payload=payload, now=now)
+
+
+def due_page(job: FanOut) -> tuple[list[str], bool]:
+    """The next page of a fire job: entries of its shard-hour due by its ``until``, after its cursor."""
+    until = clock.parse_rfc3339(str(job.payload["until"]))
+    return subscription_store.due_page(str(job.payload["partition"]), until, after=job.cursor, limit=FIRE_PAGE_SIZE)
+
+
+def fire_page(job: FanOut, sort_keys: list[str]) -> int:
+    """Fire one page of due entries (a fan-out page, ``services/fanouts.py``); the events fired.
+
+    The job's cursor passes the page only after this returns, so a crash midway applies the page
+    again: an entry already fired is gone from the index (its save moved it), or, after a crash
+    between its event and its save, fires again under the same idempotency key, which replays.
+    One entry's failure is logged and does not stop the page; it stays in the index, and the
+    job's next start (the scheduler's next tick finds the shard-hour not empty) tries it again.
+    """
+    partition = str(job.payload["partition"])
+    now = max(clock.now(), clock.parse_rfc3339(str(job.payload["until"])))
+    report = FireReport()
+    for sort_key in sort_keys:
+        entry = subscription_store.entry_of(partition, sort_key)
+        try:
+            _fire_entry(entry, now, report)
+        except Exception:  # noqa: BLE001 - one broken entry must not stop the others' fires
+            logger.exception(
+                "subscription fire raised",
+                extra={"automation_id": entry.automation_id, "participant_id": entry.participant_id},
+            )
+    if report.failed:
+        logger.warning("subscription fires failed", extra={"partition": partition, "failed": report.failed})
+    return report.fired
 
 
 def _fire_entry(entry: subscription_store.DueEntry, now: datetime, report: FireReport) -> None:

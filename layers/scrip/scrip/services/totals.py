@@ -1,16 +1,18 @@
-"""System-account totals (decision 8), kept by the table's stream consumer."""
+"""System-account totals (decision 8) and the report aggregates (05 §4), kept by the table's stream consumer."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from scrip.domain.ledger import EntityType, JournalEntry
+from scrip.services import ledger_aggregates
+from scrip.storage import keys, transactions
 from scrip.storage import ledger as ledger_store
 from scrip.storage import totals as total_store
-from scrip.storage import transactions
 from scrip.storage.totals import TotalKey
 
 
@@ -40,37 +42,61 @@ def _deltas(entry: JournalEntry) -> dict[TotalKey, Decimal]:
     return dict(deltas)
 
 
+@dataclass
+class _Chunk:
+    """Consecutive entries applied in one transaction: their claims, the system totals and the
+    report aggregates they add (``ledger_aggregates``)."""
+
+    first_image: int
+    entries: list[JournalEntry] = field(default_factory=list)
+    totals: dict[TotalKey, Decimal] = field(default_factory=dict)
+    report: ledger_aggregates.Contribution = field(default_factory=ledger_aggregates.Contribution)
+
+    def size_with(
+        self, entry: JournalEntry, deltas: dict[TotalKey, Decimal], report: ledger_aggregates.Contribution
+    ) -> int:
+        """How many items the transaction would hold with ``entry`` added."""
+        return len(self.entries) + 1 + len(self.totals.keys() | deltas.keys()) + self.report.size_with(report)
+
+    def add(self, entry: JournalEntry, deltas: dict[TotalKey, Decimal], report: ledger_aggregates.Contribution) -> None:
+        self.entries.append(entry)
+        for key, amount in deltas.items():
+            self.totals[key] = self.totals.get(key, Decimal(0)) + amount
+        self.report.add(report)
+
+
 def apply_committed_entries(images: Sequence[dict[str, Any]]) -> int:
-    """Add committed journal entries' system postings to the totals; how many were added now.
+    """Add committed journal entries to the system totals and the report aggregates; how many
+    were added now.
 
     ``images`` are entry items as the stream delivers them (plain Python values), in stream
-    order. Consecutive entries share one transaction (a marker each, one update per total
-    shard), up to DynamoDB's 100 items. A transaction refused because an entry was applied
-    before (a redelivered batch) is redone one entry at a time, skipping those. Raises
+    order. Every entry is claimed (a marker), even one without a system posting: the report
+    aggregates count every entry, and a minute is complete when they hold all of its entries.
+    Consecutive entries share one transaction (a marker each, one update per total shard and
+    per aggregate row), up to DynamoDB's 100 items. A transaction refused because an entry was
+    applied before (a redelivered batch) is redone one entry at a time, skipping those. Raises
     ``TotalsFailed`` naming the first image not applied when a transaction fails otherwise.
     """
-    chunks: list[tuple[int, list[JournalEntry], dict[TotalKey, Decimal]]] = []
+    chunks: list[_Chunk] = []
     seen: set[tuple[str, str]] = set()
     for index, image in enumerate(images):
         entry = ledger_store.entry_from_item(image)
-        deltas = _deltas(entry)
-        if not deltas or (entry.organization_id, entry.id) in seen:
-            continue  # nothing to add, or twice in one batch (one transaction cannot put a key twice)
+        if (entry.organization_id, entry.id) in seen:
+            continue  # twice in one batch (one transaction cannot put a key twice)
         seen.add((entry.organization_id, entry.id))
-        if chunks:
-            _, entries, summed = chunks[-1]
-            if len(entries) + 1 + len(summed.keys() | deltas.keys()) <= transactions.MAX_ITEMS:
-                entries.append(entry)
-                for key, amount in deltas.items():
-                    summed[key] = summed.get(key, Decimal(0)) + amount
-                continue
-        chunks.append((index, [entry], dict(deltas)))
+        deltas, report = _deltas(entry), ledger_aggregates.contribution(entry)
+        # One organization per transaction: its report rows are written to that organization's
+        # partitions, on the shard of its first entry.
+        same_org = chunks and chunks[-1].entries[0].organization_id == entry.organization_id
+        if not (same_org and chunks[-1].size_with(entry, deltas, report) <= transactions.MAX_ITEMS):
+            chunks.append(_Chunk(index))
+        chunks[-1].add(entry, deltas, report)
     applied = 0
-    for first, entries, summed in chunks:
+    for chunk in chunks:
         try:
-            applied += _apply(entries, summed)
+            applied += _apply(chunk)
         except Exception as error:
-            raise TotalsFailed(first) from error
+            raise TotalsFailed(chunk.first_image) from error
     return applied
 
 
@@ -78,18 +104,33 @@ def _claims(entries: list[JournalEntry]) -> list[tuple[str, str]]:
     return [(entry.organization_id, entry.id) for entry in entries]
 
 
-def _apply(entries: list[JournalEntry], summed: dict[TotalKey, Decimal]) -> int:
+def _writes(
+    entries: list[JournalEntry], summed: dict[TotalKey, Decimal], report: ledger_aggregates.Contribution
+) -> list[transactions.Write]:
+    shard = keys.shard_of(entries[0].id, keys.REPORT_SHARDS)
+    report_writes = ledger_aggregates.writes(entries[0].organization_id, shard, report)
+    return [*total_store.apply_writes(_claims(entries), summed), *report_writes]
+
+
+def _apply(chunk: _Chunk) -> int:
+    # The rows' latest entry first: a maximum, idempotent, outside the transaction (a condition
+    # in it would cancel it). Before it, so that a minute whose count is complete has its
+    # maximum too; once for the chunk, whichever of its entries the transaction then adds.
+    first = chunk.entries[0]
+    ledger_aggregates.raise_last_entry_at(
+        first.organization_id, keys.shard_of(first.id, keys.REPORT_SHARDS), chunk.report
+    )
     try:
-        transactions.write(total_store.apply_writes(_claims(entries), summed))
-        return len(entries)
+        transactions.write(_writes(chunk.entries, chunk.totals, chunk.report))
+        return len(chunk.entries)
     except total_store.AlreadyApplied:
-        if len(entries) == 1:
+        if len(chunk.entries) == 1:
             return 0
     # Some entry of the chunk was applied before (a redelivery): each on its own, those refused.
     applied = 0
-    for entry in entries:
+    for entry in chunk.entries:
         try:
-            transactions.write(total_store.apply_writes(_claims([entry]), _deltas(entry)))
+            transactions.write(_writes([entry], _deltas(entry), ledger_aggregates.contribution(entry)))
             applied += 1
         except total_store.AlreadyApplied:
             pass

@@ -110,6 +110,8 @@ def _attributes(a: Automation) -> dict[str, Any]:
         "execution_error": a.execution_error,
         "participants_total": a.participants_total,
         "participants_processed": a.participants_processed,
+        "rule_id": a.rule_id,
+        "origin_event_id": a.origin_event_id,
         "created_at": items.timestamp(a.created_at),
         "updated_at": items.timestamp(a.updated_at),
         "version": a.version,
@@ -160,6 +162,8 @@ def from_item(item: dict[str, Any]) -> Automation:
         execution_error=item.get("execution_error"),
         participants_total=_optional_int(item.get("participants_total")),
         participants_processed=_optional_int(item.get("participants_processed")),
+        rule_id=item.get("rule_id"),
+        origin_event_id=item.get("origin_event_id"),
         created_at=created_at,
         updated_at=updated_at,
         version=int(item["version"]),
@@ -268,16 +272,18 @@ def _claim_name(automation: Automation) -> transactions.Write:
     )
 
 
-def create_writes(automation: Automation) -> list[transactions.Write]:
+def create_writes(automation: Automation, *, check_program: bool = True) -> list[transactions.Write]:
     """The automation, its name claim, list entry and due entry: for one transaction (a rule
-    action's automation commits with its event's writes)."""
+    action's automation commits with its event's writes, whose processing read the program:
+    ``check_program=False`` spares that transaction the check)."""
     org_id = automation.organization_id
+    program_check = transactions.condition_check(
+        {"PK": keys.program(org_id, automation.program_id), "SK": keys.ENTITY_SK},
+        Attr("PK").exists(),
+        lambda: NotFound(f"program {automation.program_id} not found"),
+    )
     return [
-        transactions.condition_check(
-            {"PK": keys.program(org_id, automation.program_id), "SK": keys.ENTITY_SK},
-            Attr("PK").exists(),
-            lambda: NotFound(f"program {automation.program_id} not found"),
-        ),
+        *([program_check] if check_program else []),
         transactions.put({**_key(org_id, automation.id), **_attributes(automation)}, proves_commit=True),
         _claim_name(automation),
         _list_entry(automation),

@@ -111,6 +111,50 @@ def advance(job: FanOut, *, cursor: str | None, processed: int, finished: bool, 
     )
 
 
+def restart(job: FanOut, *, payload: dict[str, Any], now: datetime) -> bool:
+    """Run a finished job again from its start (cursor cleared, the next page, ``payload`` replaced),
+    from the page and status it was read at: the update is the first page's stream record. False
+    when it moved meanwhile (another restart won, or it is still RUNNING)."""
+    return _conditional_update(
+        job.organization_id,
+        job.id,
+        UpdateExpression="SET #page = :next, #status = :running, #payload = :payload, #updated = :now REMOVE #cursor",
+        ConditionExpression="#page = :page AND #status <> :running",
+        ExpressionAttributeNames={
+            "#page": "page",
+            "#status": "status",
+            "#payload": "payload",
+            "#updated": "updated_at",
+            "#cursor": "cursor",
+        },
+        ExpressionAttributeValues={
+            ":page": job.page,
+            ":next": job.page + 1,
+            ":running": FanOutStatus.RUNNING.value,
+            ":payload": payload,
+            ":now": items.timestamp(now),
+        },
+    )
+
+
+def nudge(job: FanOut, now: datetime) -> bool:
+    """Write the job again as it was read (RUNNING, same page), for a new stream record of its
+    page: what drives a job whose record was lost. False when it moved meanwhile."""
+    return _conditional_update(
+        job.organization_id,
+        job.id,
+        UpdateExpression="SET #updated = :now",
+        ConditionExpression="#page = :page AND #status = :running AND #updated = :seen",
+        ExpressionAttributeNames={"#page": "page", "#status": "status", "#updated": "updated_at"},
+        ExpressionAttributeValues={
+            ":page": job.page,
+            ":running": FanOutStatus.RUNNING.value,
+            ":seen": items.timestamp(job.updated_at),
+            ":now": items.timestamp(now),
+        },
+    )
+
+
 def cancel_write(
     org_id: str, fanout_id: str, now: datetime, on_not_running: Callable[[], Exception]
 ) -> transactions.Write:

@@ -261,6 +261,71 @@ def total_applied(org_id: str, entry_id: str) -> str:
     return f"ORG#{org_id}#TOTALAPPLIED#{entry_id}"
 
 
+# The report aggregates (05 §4): per (period, asset, program) sums of holders' movements at four
+# levels, spread over shards so that no partition takes every stream batch's update.
+REPORT_SHARDS = 4
+REPORT_COUNT_SHARDS = 4
+
+
+def report_aggregates(org_id: str, level: str, shard: int) -> str:
+    return f"ORG#{org_id}#RPT#{level}#{shard}"
+
+
+def report_row(period: str, asset_id: str, program_id: str | None) -> str:
+    """Sort key of a row in a level's partition: its periods sort as their instants do."""
+    return f"{period}#{asset_id}#{program_id or '-'}"
+
+
+def report_rows_from(period: str) -> str:
+    return f"{period}#"
+
+
+def report_rows_to(period: str) -> str:
+    return f"{period}#~"  # after every asset id of the period
+
+
+def report_counts(org_id: str, shard: int) -> str:
+    """The organization's entries aggregated per minute (sort key: the minute)."""
+    return f"ORG#{org_id}#RPTCOUNT#{shard}"
+
+
+def report_checkpoint(org_id: str) -> str:
+    """Up to which instant the organization's aggregates are verified complete. The report
+    routes' role may write this partition only (template.yaml ApiReportRole: ``ORG#*#RPTSEALED``)."""
+    return f"ORG#{org_id}#RPTSEALED"
+
+
+# ---------------------------------------------------------------- report counts (storage.report_counts)
+
+
+def report_count(org_id: str, counter: str, subject: str, shard: int) -> str:
+    """One shard of a report counter (``HOLDERS`` per asset, ``EARNERS`` per program); sort key
+    ``#``, or a day (``YYYY-MM-DD``) for the per-day ``EVENTS`` of a program."""
+    return f"ORG#{org_id}#RCOUNT#{counter}#{subject}#{shard}"
+
+
+def report_count_claim(org_id: str, claim: str) -> str:
+    """What a counter counted once: a balance version, a (program, participant), an event."""
+    return f"ORG#{org_id}#RCLAIM#{claim}"
+
+
+def holder_change_claim(participant_id: str, asset_id: str, version: int) -> str:
+    return f"HOLDERS#{participant_id}#{asset_id}#{version}"
+
+
+def earner_claim(program_id: str, participant_id: str) -> str:
+    return f"EARNERS#{program_id}#{participant_id}"
+
+
+def event_processed_line(processed_at: str, event_id: str) -> str:
+    return f"{processed_at}#{event_id}"
+
+
+def program_events_processed(org_id: str, program_id: str, day: str, shard: int) -> str:
+    """A program's processed events of one UTC day, one line each, sort key ``{processed_at}#{event id}``."""
+    return f"ORG#{org_id}#PEVENTS#{program_id}#{day}#{shard}"
+
+
 # ---------------------------------------------------------------- redemptions
 
 
@@ -524,3 +589,38 @@ WEBHOOK_BODY_SK = "BODY"  # a delivery's body, beside the delivery item in its p
 def is_entity_item(item: Mapping[str, Any]) -> bool:
     """Whether an item (a stream image) is an entity's own item, not a list entry copying it."""
     return item.get("SK") == ENTITY_SK
+
+
+# Request logs and usage (05 §4.7-4.8): written by the request log ingest function only.
+REQUEST_LOG_SHARDS = 4  # list partitions per organization per UTC day
+USAGE_SHARDS = 4  # usage counter partitions per organization
+
+
+def request_log(org_id: str, log_id: str) -> str:
+    """A request log with its detail (bodies): ``GET /v1/logs/{id}`` and the ingest's once-only claim."""
+    return f"{organization(org_id)}#LOG#{log_id}"
+
+
+def request_log_list(org_id: str, day: str, shard: int) -> str:
+    """A UTC day's (``YYYY-MM-DD``) request log lines of one shard, sorted by ``chronological``."""
+    return f"{organization(org_id)}#LOGS#{day}#{shard}"
+
+
+def usage(org_id: str, shard: int) -> str:
+    """One shard of an organization's usage counters, one item per UTC day (sort key ``YYYY-MM-DD``)."""
+    return f"{organization(org_id)}#USAGE#{shard}"
+
+
+def day_start(day: str) -> str:
+    """A position before every list sort key of ``day`` (``YYYY-MM-DD``) and after every one of the day before."""
+    return day
+
+
+def day_end(day: str) -> str:
+    """A position after every list sort key of ``day`` and before every one of the next day."""
+    return f"{day}~"
+
+
+def chronological_until(created_at: str) -> str:
+    """A position after every ``chronological`` key of ``created_at`` (ids are lower-case hex and ``-``)."""
+    return f"{created_at}#~"

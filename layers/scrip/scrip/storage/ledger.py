@@ -20,7 +20,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from boto3.dynamodb.conditions import Attr
+from boto3.dynamodb.conditions import Attr, Key
 
 from scrip.domain import clock
 from scrip.domain import transfers as rules
@@ -343,6 +343,70 @@ def journal_page(
     found = {str(item["id"]): item for item in listing.read_items(entry_keys)}
     entries = [entry_from_item(found[str(line["id"])]) for line in lines if str(line["id"]) in found]
     return entries, (str(lines[-1]["SK"]) if lines and more else None)
+
+
+def _list_bounds(start: datetime | None, end: datetime, end_inclusive: bool) -> tuple[str, str]:
+    """Inclusive sort-key bounds of the journal list lines created in [start, end] (or [start, end)).
+
+    A line's sort key is ``<created_at>#<id>`` with fixed-width timestamps: every line created
+    at or after ``start`` sorts at or after the bare timestamp, and every line created before
+    ``end`` sorts before the bare ``end`` timestamp (its own lines after it)."""
+    low = items.timestamp(start) if start is not None else "0"
+    high = items.timestamp(end)
+    assert low is not None and high is not None
+    return low, (high + "#~" if end_inclusive else high)
+
+
+def _query_list_lines(org_id: str, condition: Any, **extra: Any) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    for shard in range(keys.JOURNAL_LIST_SHARDS):
+        params: dict[str, Any] = {
+            "TableName": table.table_name(),
+            "KeyConditionExpression": Key("PK").eq(keys.journal_list(org_id, shard)) & condition,
+            "ConsistentRead": True,
+            **extra,
+        }
+        while True:
+            response = table.client().query(**params)
+            found.extend(response.get("Items", []))
+            if "Count" in response and extra.get("Select") == "COUNT":
+                found.append({"count": response["Count"]})
+            if "LastEvaluatedKey" not in response:
+                break
+            params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+    return found
+
+
+def journal_entries_between(
+    org_id: str, start: datetime | None, end: datetime, *, end_inclusive: bool, asset_id: str | None = None
+) -> list[JournalEntry]:
+    """Every journal entry of the organization created in [start, end] ([start, end) unless
+    ``end_inclusive``; from the first when ``start`` is None), oldest first: the list lines of
+    the range from every list shard, then the entries in ``BatchGetItem``s."""
+    low, high = _list_bounds(start, end, end_inclusive)
+    extra: dict[str, Any] = {"ProjectionExpression": "SK, id"}
+    if asset_id is not None:
+        extra = {"ProjectionExpression": "SK, id", "FilterExpression": Attr("asset_id").eq(asset_id)}
+    lines = _query_list_lines(org_id, Key("SK").between(low, high), **extra)
+    lines.sort(key=lambda line: str(line["SK"]))
+    entry_keys = [{"PK": keys.journal_entry(org_id, str(line["id"])), "SK": keys.ENTITY_SK} for line in lines]
+    found = {str(item["id"]): item for item in listing.read_items(entry_keys)}
+    return [entry_from_item(found[str(line["id"])]) for line in lines if str(line["id"]) in found]
+
+
+def journal_times_between(org_id: str, start: datetime | None, end: datetime) -> list[str]:
+    """The creation times (RFC 3339 text) of the organization's list lines in [start, end):
+    how many entries the journal holds per minute, read from the sort keys alone."""
+    low, high = _list_bounds(start, end, end_inclusive=False)
+    lines = _query_list_lines(org_id, Key("SK").between(low, high), ProjectionExpression="SK")
+    return sorted(str(line["SK"]).split("#", 1)[0] for line in lines)
+
+
+def journal_count_between(org_id: str, start: datetime | None, end: datetime) -> int:
+    """How many entries the organization's journal list holds created in [start, end)."""
+    low, high = _list_bounds(start, end, end_inclusive=False)
+    counted = _query_list_lines(org_id, Key("SK").between(low, high), Select="COUNT")
+    return sum(int(part["count"]) for part in counted)
 
 
 @dataclass(frozen=True)

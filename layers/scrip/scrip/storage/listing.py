@@ -55,6 +55,28 @@ def read_items(item_keys: Sequence[dict[str, str]]) -> list[dict[str, Any]]:
     return found
 
 
+def every_page(params: dict[str, Any]) -> list[dict[str, Any]]:
+    """The items of a ``Query`` (``params`` as boto3 takes them), every page of it."""
+    found: list[dict[str, Any]] = []
+    while True:
+        response = table.client().query(**params)
+        found.extend(response.get("Items", []))
+        if "LastEvaluatedKey" not in response:
+            return found
+        params = {**params, "ExclusiveStartKey": response["LastEvaluatedKey"]}
+
+
+def count_every_page(params: dict[str, Any]) -> int:
+    """How many items a ``Query`` (with ``Select: COUNT``) matches, every page of it."""
+    counted = 0
+    while True:
+        response = table.client().query(**params)
+        counted += int(response["Count"])
+        if "LastEvaluatedKey" not in response:
+            return counted
+        params = {**params, "ExclusiveStartKey": response["LastEvaluatedKey"]}
+
+
 def read_up_to(partition: str, last_sort_key: str, *, index: Index | None = None) -> list[dict[str, Any]]:
     """Every item of a partition whose sort key is at most ``last_sort_key`` (a due index's hour)."""
     names = index or _TABLE
@@ -62,13 +84,7 @@ def read_up_to(partition: str, last_sort_key: str, *, index: Index | None = None
         **_query_params(index),
         "KeyConditionExpression": Key(names.partition_key).eq(partition) & Key(names.sort_key).lte(last_sort_key),
     }
-    found: list[dict[str, Any]] = []
-    while True:
-        response = table.client().query(**params)
-        found.extend(response.get("Items", []))
-        if "LastEvaluatedKey" not in response:
-            return found
-        params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+    return every_page(params)
 
 
 def read_all(partition: str, *, prefix: str | None = None, item_filter: Any = None) -> list[dict[str, Any]]:
@@ -93,13 +109,7 @@ def query_all(partition: str, *, prefix: str | None = None, item_filter: Any = N
     }
     if item_filter is not None:
         params["FilterExpression"] = item_filter
-    found: list[dict[str, Any]] = []
-    while True:
-        response = table.client().query(**params)
-        found.extend(response.get("Items", []))
-        if "LastEvaluatedKey" not in response:
-            return found
-        params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+    return every_page(params)
 
 
 def within(attribute: str, start: datetime | None, end: datetime | None) -> list[Any]:

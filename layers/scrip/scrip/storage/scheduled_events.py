@@ -23,7 +23,7 @@ def schedule(
     org_id: str,
     *,
     program_id: str,
-    participant_id: str,
+    participant_id: str | None,  # None: a program's event (its source had no participant)
     idempotency_key: str,
     fire_at: datetime,
     event_data: dict[str, Any],

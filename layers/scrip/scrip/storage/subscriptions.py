@@ -149,6 +149,48 @@ def due_entries(hour: datetime, shard: int, until: datetime) -> list[DueEntry]:
     return entries
 
 
+def due_partition(hour: datetime, shard: int) -> str:
+    return keys.subscriptions_due(hour.strftime("%Y-%m-%dT%H"), shard)
+
+
+def has_due(partition: str, until: datetime) -> bool:
+    """Whether one shard-hour holds an entry due by ``until`` (a one-item Query)."""
+    response = table.client().query(
+        TableName=table.table_name(),
+        KeyConditionExpression="PK = :pk AND SK <= :last",
+        ExpressionAttributeValues={":pk": partition, ":last": keys.due_entries_up_to(items.timestamp(until) or "")},
+        ProjectionExpression="PK",
+        Limit=1,
+        ConsistentRead=True,
+    )
+    return bool(response.get("Items"))
+
+
+def due_page(partition: str, until: datetime, *, after: str | None, limit: int) -> tuple[list[str], bool]:
+    """The sort keys of up to ``limit`` entries of one shard-hour due by ``until``, after the sort
+    key ``after``, earliest first; and whether more may follow."""
+    params: dict[str, Any] = {
+        "TableName": table.table_name(),
+        "KeyConditionExpression": "PK = :pk AND SK <= :last",
+        "ExpressionAttributeValues": {":pk": partition, ":last": keys.due_entries_up_to(items.timestamp(until) or "")},
+        "ProjectionExpression": "SK",
+        "Limit": limit,
+        "ConsistentRead": True,  # a page retried after its fires must see their entries gone
+    }
+    if after is not None:
+        params["ExclusiveStartKey"] = {"PK": partition, "SK": after}
+    response = table.client().query(**params)
+    return [str(item["SK"]) for item in response.get("Items", [])], "LastEvaluatedKey" in response
+
+
+def entry_of(partition: str, sort_key: str) -> DueEntry:
+    """A due entry from its key alone (``<due_at>#<org>#<a>#<p>``): a page needs no second read."""
+    due_at, org_id, automation_id, participant_id = sort_key.split("#")
+    moment = items.moment(due_at)
+    assert moment is not None
+    return DueEntry(org_id, automation_id, participant_id, moment, {"PK": partition, "SK": sort_key})
+
+
 def delete_due_entry(key: dict[str, str]) -> transactions.Write:
     return transactions.delete(key)
 

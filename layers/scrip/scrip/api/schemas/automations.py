@@ -184,7 +184,14 @@ class AutomationResponse(ApiModel):
     scope: Scope
     trigger_type: TriggerType
     status: AutomationStatus
-    source: AutomationSource
+    source: AutomationSource = Field(
+        description="api: created by POST. rule_action [inferred mapping, 06 §1.10]: created by a rule's "
+        "SCHEDULE_EVENT (one_time, scope=program, participant_id = the event's participant or the action's "
+        "target, null for a program's event) or BROADCAST (immediate, scope=participants) action when its "
+        "event committed; its name and description name the event, rule and action index. Executed by the "
+        "scheduler like any other automation; PATCH, DELETE, trigger and cancel act on it as on any other "
+        "(DELETE before a one_time fires means it never fires)."
+    )
     cron_expression: str | None
     timezone: str | None
     next_run_at: str | None = Field(description="cron: the next fire instant; null while paused or archived.")
