@@ -34,6 +34,18 @@ def _members(api: Api, program_id: str, count: int) -> list[str]:
     return made
 
 
+def _monthly(api: Api, created: list[tuple[str, str]], program_id: str) -> dict[str, object]:
+    """A program-scoped cron automation (no participant) firing ``monthly`` on the 1st at midnight."""
+    return create(
+        api,
+        created,
+        program_id,
+        event_name="monthly",
+        scope="program",
+        trigger={"type": "cron", "cron_expression": "0 0 1 * *"},
+    )
+
+
 def _fire_monthly(
     api: Api, stack: LocalStack, move_clock: Callable[[datetime], None], automation: dict[str, object]
 ) -> dict[str, object]:
@@ -63,14 +75,7 @@ def test_a_program_cron_without_participant_broadcasts_to_every_participant(
     )
     rule(api, program["id"], 'event.type == "each"', [{"type": "CREDIT", "asset_id": points["id"], "amount": "5"}])
     members = _members(api, program["id"], 3)
-    automation = create(
-        api,
-        created,
-        program["id"],
-        event_name="monthly",
-        scope="program",
-        trigger={"type": "cron", "cron_expression": "0 0 1 * *"},
-    )
+    automation = _monthly(api, created, program["id"])
     event = _fire_monthly(api, stack, move_clock, automation)
     assert event["status"] == "COMPLETED", event
     assert event["participant_id"] is None and event["event_type"] == "SYSTEM"
@@ -90,14 +95,7 @@ def test_an_action_on_the_event_participant_fails_the_program_event_and_sets_las
     points = api.create_asset(program["id"], symbol="PRG2")
     rule(api, program["id"], 'event.type == "monthly"', [{"type": "CREDIT", "asset_id": points["id"], "amount": "5"}])
     (member,) = _members(api, program["id"], 1)
-    automation = create(
-        api,
-        created,
-        program["id"],
-        event_name="monthly",
-        scope="program",
-        trigger={"type": "cron", "cron_expression": "0 0 1 * *"},
-    )
+    automation = _monthly(api, created, program["id"])
     event = _fire_monthly(api, stack, move_clock, automation)
     assert event["status"] == "FAILED", event
     assert event["error_message"] == f"action CREDIT failed: {NO_PARTICIPANT}"
@@ -131,14 +129,7 @@ def test_a_targeted_action_and_a_schedule_event_run_without_participant(
         'event.type == "later"',
         [{"type": "CREDIT", "asset_id": points["id"], "amount": "7", "target": target}],
     )
-    automation = create(
-        api,
-        created,
-        program["id"],
-        event_name="monthly",
-        scope="program",
-        trigger={"type": "cron", "cron_expression": "0 0 1 * *"},
-    )
+    automation = _monthly(api, created, program["id"])
     event = _fire_monthly(api, stack, move_clock, automation)
     assert event["status"] == "COMPLETED", event
     assert balance(api, member, points["id"])["available"] == "2"

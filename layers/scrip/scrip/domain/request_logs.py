@@ -24,6 +24,7 @@ import json
 import re
 import uuid
 from dataclasses import dataclass, replace
+from dataclasses import fields as dataclass_fields
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -192,26 +193,10 @@ def error_code_of(status_code: int, body: str | None) -> str | None:
 
 # ------------------------------------------------------------------ line
 
-_LINE_FIELDS = (
-    "id",
-    "organization_id",
-    "request_id",
-    "method",
-    "path",
-    "route_pattern",
-    "status_code",
-    "duration_ms",
-    "auth_type",
-    "error_code",
-    "ip_address",
-    "user_agent",
-    "request_body",
-    "response_body",
-)
-
 
 def to_line(log: RequestLog) -> dict[str, Any]:
-    fields: dict[str, Any] = {name: getattr(log, name) for name in _LINE_FIELDS}
+    # Every field of the log, so that the line and the record cannot drift apart.
+    fields: dict[str, Any] = {field.name: getattr(log, field.name) for field in dataclass_fields(log)}
     fields["created_at"] = to_rfc3339(log.created_at)
     fields["v"] = LINE_VERSION
     return {LINE_KEY: fields}

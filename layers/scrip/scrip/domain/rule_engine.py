@@ -93,6 +93,20 @@ def in_window(rule: Rule, wall_clock: datetime) -> bool:
     return not (rule.active_to is not None and wall_clock > rule.active_to)
 
 
+TIMED_OUT = "condition evaluation timed out"
+
+
+def judge_within_limit(
+    condition: str, variables: dict[str, Any], timer: Callable[[], float] = time.thread_time
+) -> tuple[bool, str | None, bool]:
+    """(matched, error, timed out): ``cel.judge_condition`` with its evaluation measured against
+    ``EVALUATION_TIME_LIMIT_SECONDS`` (the condition loaded and compiled before the clock starts)."""
+    cel.prepare(condition)
+    started = timer()
+    matched, error = cel.judge_condition(condition, variables)
+    return matched, error, timer() - started > EVALUATION_TIME_LIMIT_SECONDS
+
+
 def judge(
     rules: Sequence[Rule],
     variables: dict[str, Any],
@@ -111,11 +125,9 @@ def judge(
         if not in_window(rule, wall_clock):
             verdicts.append(Verdict(rule, SKIPPED, OUTSIDE_TIME_WINDOW))
             continue
-        cel.prepare(rule.condition)
-        started = timer()
-        matched, error = cel.judge_condition(rule.condition, variables)
-        if timer() - started > EVALUATION_TIME_LIMIT_SECONDS:
-            verdicts.append(Verdict(rule, SKIPPED_TIMEOUT, error_message="condition evaluation timed out"))
+        matched, error, timed_out = judge_within_limit(rule.condition, variables, timer)
+        if timed_out:
+            verdicts.append(Verdict(rule, SKIPPED_TIMEOUT, error_message=TIMED_OUT))
             continue
         if error is not None:
             verdicts.append(Verdict(rule, SKIPPED_ERROR, error_message=error))

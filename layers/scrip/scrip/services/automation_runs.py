@@ -40,7 +40,6 @@ result, and saves the CEL evaluation; a hint the filter does not imply is ignore
 from __future__ import annotations
 
 import contextlib
-import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
@@ -65,7 +64,7 @@ from scrip.domain.events import EventType, Submission
 from scrip.domain.fanouts import FanOut, FanOutKind, FanOutStatus, new_job
 from scrip.domain.organizations import Caller
 from scrip.domain.participants import Participant, ParticipantStatus
-from scrip.domain.rule_engine import EVALUATION_TIME_LIMIT_SECONDS, Snapshot, activation
+from scrip.domain.rule_engine import TIMED_OUT, Snapshot, activation, judge_within_limit
 from scrip.domain.schedules import parse_cron, parse_zone
 from scrip.domain.state import Owner, OwnerKind
 from scrip.observability import logger
@@ -534,10 +533,9 @@ def _holds(expression: str, variables: dict[str, Any]) -> tuple[bool, str | None
         cel.compile_expression(expression)  # cached by text: the bound times evaluation, not the first compile
     except cel.CelError as refused:
         return False, str(refused)
-    started = time.thread_time()  # the evaluation's own CPU time, as the rules engine measures it
-    held, error = cel.judge_condition(expression, variables)
-    if time.thread_time() - started > EVALUATION_TIME_LIMIT_SECONDS:
-        return False, "condition evaluation timed out"
+    held, error, timed_out = judge_within_limit(expression, variables)
+    if timed_out:
+        return False, TIMED_OUT
     return (held and error is None), error
 
 
