@@ -28,8 +28,8 @@ TEMPLATE = template_module.load(TEMPLATE_PATH)
 CLOUDFORMATION_RESOURCE_LIMIT = 500
 # 40 at P7; P11's automation trigger and cancel routes are two of them, its subscription list and
 # refresh routes two more; P12's four report routes four more, its journal audit route one more,
-# its usage and two log routes three more.
-ROUTES_TO_COME = 28
+# its usage and two log routes three more; the expiration schedule report one more.
+ROUTES_TO_COME = 27
 # Alarms (queues, dead-letter queues, stream consumers, API errors and latency) and any log
 # group beyond the shared one: what operating the stack will add besides routes. P12's request
 # log subscription took four (the filter, its permission, the ingest function and its log group).

@@ -9,15 +9,27 @@ stream-kept aggregates lag the journal too far to answer from it.
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 from scrip.api.responses import documented
-from scrip.api.schemas.reports import LedgerSummaryRow, LiabilityRow, ProgramActivityRow, RollforwardRow
+from scrip.api.schemas.reports import (
+    ExpirationBucket,
+    ExpirationScheduleRow,
+    LedgerSummaryRow,
+    LiabilityRow,
+    ProgramActivityRow,
+    RollforwardRow,
+)
 from scrip.domain.amounts import format_amount
-from scrip.domain.clock import to_rfc3339_or_none
+from scrip.domain.clock import to_rfc3339, to_rfc3339_or_none
 from scrip.domain.report_lines import Line
 from scrip.services.reports import ActivityLine, LiabilityLine, Names, RollforwardLine, SummaryLine
+
+if TYPE_CHECKING:
+    # Only its shape is needed here: the four older reports' handlers need not load the expiry index.
+    from scrip.services.expiration_schedule import ExpirationLine
 
 NOT_FOUND = "`not_found`: unknown `program_id` or `asset_id`"
 UNCLASSIFIED = (
@@ -117,4 +129,28 @@ def program_activity_row(line: ActivityLine) -> ProgramActivityRow:
         reward_count=configuration.reward_count,
         rule_count=configuration.rule_count,
         tier_count=configuration.tier_count,
+    )
+
+
+def expiration_row(line: ExpirationLine) -> ExpirationScheduleRow:
+    asset, schedule = line.asset, line.schedule
+    scale = asset.scale
+    return ExpirationScheduleRow(
+        asset_id=asset.id,
+        asset_name=asset.name,
+        asset_symbol=asset.symbol,
+        scale=scale,
+        total_outstanding=amount(schedule.total_outstanding, scale),
+        never_expiring=amount(schedule.never_expiring, scale),
+        expiring_before_window=amount(schedule.expiring_before_window, scale),
+        expiring_after_window=amount(schedule.expiring_after_window, scale),
+        buckets=[
+            ExpirationBucket(
+                bucket_start=to_rfc3339(bucket.start),
+                bucket_end=to_rfc3339(bucket.end),
+                amount=amount(bucket.amount, scale),
+                lot_count=bucket.lot_count,
+            )
+            for bucket in schedule.buckets
+        ],
     )

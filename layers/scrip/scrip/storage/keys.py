@@ -326,6 +326,43 @@ def program_events_processed(org_id: str, program_id: str, day: str, shard: int)
     return f"ORG#{org_id}#PEVENTS#{program_id}#{day}#{shard}"
 
 
+# ---------------------------------------------------------------- expiring lots (storage.expiring_lots)
+
+NEVER_EXPIRES = "NEVER"  # the day of lots without expires_at (sorts after every YYYY-MM-DD)
+NO_PROGRAM = "-"  # the program of lots attributed to none
+
+
+def expiry_days(org_id: str, shard: int) -> str:
+    """One shard of an organization's outstanding per (asset, program, expiry day): every row of
+    the shard is one Query; sort key ``expiry_day``."""
+    return f"ORG#{org_id}#XDAYS#{shard}"
+
+
+def expiry_day(asset_id: str, program_id: str | None, day: str) -> str:
+    """A day row's sort key: by asset, then program, so a filter on asset (and program) is a key prefix."""
+    return f"{asset_id}#{program_id or NO_PROGRAM}#{day}"
+
+
+def expiry_day_prefix(asset_id: str, program_id: str | None = None) -> str:
+    """The day rows of an asset (of one program when given)."""
+    return f"{asset_id}#{program_id}#" if program_id else f"{asset_id}#"
+
+
+def expiring_lots(org_id: str, day: str, shard: int) -> str:
+    """One shard of the outstanding lots expiring on a UTC day (``YYYY-MM-DD``), sort key
+    ``expiring_lot``."""
+    return f"ORG#{org_id}#XLOTS#{day}#{shard}"
+
+
+def expiring_lot(asset_id: str, lot_id: str) -> str:
+    return f"{asset_id}#{lot_id}"
+
+
+def expiring_lots_claim(org_id: str, event_id: str) -> str:
+    """A stream record (its ``eventID``) applied to the day rows."""
+    return f"ORG#{org_id}#XCLAIM#{event_id}"
+
+
 # ---------------------------------------------------------------- redemptions
 
 

@@ -165,3 +165,49 @@ class RollforwardResponse(ApiModel):
     to: str
     data: list[RollforwardRow]
     pagination: Pagination
+
+
+EXPIRATION_TEXT = (
+    "Outstanding value is the `remaining` of lots in AVAILABLE, HELD and DEFERRED (04 §8.10 [inferred]): a hold or "
+    "a deferral does not change when a lot expires. Lots are placed by their `expires_at` instant; buckets are "
+    "calendar-aligned in UTC (days start at midnight, weeks on Monday, months on the 1st) [inferred], and "
+    "`bucket_end` is exclusive."
+)
+
+
+class ExpirationBucket(ApiModel):
+    bucket_start: str = Field(description="Inclusive; the first bucket starts at or before `from`")
+    bucket_end: str = Field(description="Exclusive; the last bucket ends after `to`")
+    amount: str = Field(
+        description="Outstanding value of lots whose `expires_at` lies in the bucket and inside the window: the "
+        "first and last buckets count only lots expiring at or after `from` and at or before `to` [inferred]"
+    )
+    lot_count: int = Field(description="Lots with outstanding value counted in `amount`")
+
+
+class ExpirationScheduleRow(AssetRowFields):
+    """One LOT asset. `sum(buckets[].amount) + never_expiring + expiring_before_window + expiring_after_window =
+    total_outstanding` exactly."""
+
+    total_outstanding: str = Field(
+        description="Outstanding value of every lot of the asset (with `program_id`: of the lots the program credited)"
+    )
+    never_expiring: str = Field(description="Outstanding value of lots without `expires_at`")
+    expiring_before_window: str = Field(
+        description="Outstanding value of lots whose `expires_at` is before `from` [inferred]: lots past their expiry "
+        "that the expiry job has not reached yet, or due between now and a future `from`"
+    )
+    expiring_after_window: str = Field(description="Outstanding value of lots whose `expires_at` is after `to`")
+    buckets: list[ExpirationBucket] = Field(
+        description="Every bucket of the window in time order, empty ones included (`amount` 0, `lot_count` 0)"
+    )
+
+
+class ExpirationScheduleResponse(ApiModel):
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+    from_: str = Field(alias="from")
+    to: str
+    granularity: str
+    data: list[ExpirationScheduleRow]
+    pagination: Pagination
