@@ -46,6 +46,47 @@ def bench_program(stack: Any, name: str) -> tuple[str, str]:
     return org, program_service.create_program(Caller(org, "bench"), name=name).id
 
 
+def name_programs_and_assets(
+    org: str, programs: Sequence[str], assets: Sequence[str], now: Any, *, lots: bool = False
+) -> None:
+    """Program and asset items under the given ids (a bench writes entries or lots naming them
+    directly, and the services read their names): asset ``i`` linked to program ``i`` (or the
+    first), SIMPLE or LOT-mode."""
+    from scrip.domain import assets as asset_rules
+    from scrip.domain import programs as program_rules
+    from scrip.domain.assets import InventoryMode, IssuancePolicy
+    from scrip.storage import assets as asset_store
+    from scrip.storage import programs as program_store
+
+    for index, program_id in enumerate(programs):
+        program_store.create(
+            program_rules.new_program(
+                organization_id=org,
+                program_id=program_id,
+                name=f"Bench program {index}",
+                description=None,
+                key=None,
+                on_unknown_participant=program_rules.OnUnknownParticipant.CREATE,
+                now=now,
+            )
+        )
+    for index, asset_id in enumerate(assets):
+        asset_store.create(
+            asset_rules.new_asset(
+                organization_id=org,
+                asset_id=asset_id,
+                program_id=programs[index] if index < len(programs) else programs[0],
+                name=f"Bench {'lot ' if lots else ''}asset {index}",
+                symbol=f"{'BL' if lots else 'BA'}{index}",
+                inventory_mode=InventoryMode.LOT if lots else InventoryMode.SIMPLE,
+                issuance_policy=IssuancePolicy.UNLIMITED,
+                scale=0,
+                max_transaction_amount=None,
+                now=now,
+            )
+        )
+
+
 def write_results(path: Path, lines: list[str], report: TextIO) -> None:
     """Write the report to its results file and, with stdout restored, print it."""
     path.write_text("\n".join(lines) + "\n")

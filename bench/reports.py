@@ -6,9 +6,12 @@ each at 1,000 and at a larger number of journal entries, as a ratio in one run (
 
 The journal is built as ``bench/report_aggregates.py`` builds it (entries written directly,
 the stream consumer applied in batches of 100); the programs and assets its entries name are
-created here, so that the reports read their names. Each report is called once (the first
-call of an organization verifies its aggregates' history) and then timed: the median of the
-next calls. Figures are from the embedded emulator on a shared machine: read them as ratios.
+created here, so that the reports read their names. The first report is called until it
+answers (the first calls of an organization verify its aggregates' history, within
+``ledger_aggregates.SEAL_BUDGET_SECONDS`` a call: a long one answers 503 ``aggregates_behind``
+until verified; the calls and their time are reported), then each report is timed: the median
+of its calls. Figures are from the embedded
+emulator on a shared machine: read them as ratios.
 """
 
 from __future__ import annotations
@@ -36,41 +39,9 @@ RESULTS = ROOT / "bench" / "results" / "reports.md"
 
 def _name_items(org: str, entries: list[Any], now: datetime) -> None:
     """The programs and assets the entries name, under those ids (the reports read their names)."""
-    from scrip.domain import assets as asset_rules
-    from scrip.domain import programs as program_rules
-    from scrip.domain.assets import InventoryMode, IssuancePolicy
-    from scrip.storage import assets as asset_store
-    from scrip.storage import programs as program_store
-
     programs = sorted({p.program_id for e in entries for p in e.postings if p.program_id})
     assets = sorted({p.asset_id for e in entries for p in e.postings})
-    for index, program_id in enumerate(programs):
-        program_store.create(
-            program_rules.new_program(
-                organization_id=org,
-                program_id=program_id,
-                name=f"Bench program {index}",
-                description=None,
-                key=None,
-                on_unknown_participant=program_rules.OnUnknownParticipant.CREATE,
-                now=now,
-            )
-        )
-    for index, asset_id in enumerate(assets):
-        asset_store.create(
-            asset_rules.new_asset(
-                organization_id=org,
-                asset_id=asset_id,
-                program_id=programs[0],
-                name=f"Bench asset {index}",
-                symbol=f"BA{index}",
-                inventory_mode=InventoryMode.SIMPLE,
-                issuance_policy=IssuancePolicy.UNLIMITED,
-                scale=0,
-                max_transaction_amount=None,
-                now=now,
-            )
-        )
+    fanout_runs.name_programs_and_assets(org, programs, assets, now)
 
 
 def _calls(org: str, now: datetime) -> dict[str, Callable[[], Any]]:
@@ -93,8 +64,28 @@ def _calls(org: str, now: datetime) -> dict[str, Callable[[], Any]]:
     }
 
 
+def _first_answer(call: Callable[[], Any]) -> tuple[int, float, float]:
+    """(calls, seconds of the first, seconds until one answered): the organization's first report
+    verifies its aggregates' history, ``ledger_aggregates.SEAL_BUDGET_SECONDS`` of it a call,
+    answering 503 ``aggregates_behind`` until done."""
+    from scrip.domain.report_lines import AggregatesBehind
+
+    calls, first, started = 0, 0.0, time.perf_counter()
+    while True:
+        calls += 1
+        began = time.perf_counter()
+        try:
+            call()
+            answered = True
+        except AggregatesBehind:
+            answered = False
+        if calls == 1:
+            first = time.perf_counter() - began
+        if answered:
+            return calls, first, time.perf_counter() - started
+
+
 def _median(call: Callable[[], Any]) -> float:
-    call()  # the first call verifies the organization's aggregates once
     times = []
     for _ in range(TIMED_CALLS):
         started = time.perf_counter()
@@ -108,14 +99,17 @@ def main() -> int:
     from scrip.domain import clock
 
     figures: dict[str, dict[str, float]] = {}
+    first_answers: dict[str, tuple[int, float, float]] = {}
     for label, count in (("small", SMALL), ("large", LARGE)):
         org, _, _ = stack.bootstrap_organization(None)
         now = clock.now()
         entries = report_aggregates._entries(org, count, now)
         _name_items(org, entries, now)
         report_aggregates._write(entries)
-        figures[label] = {name: _median(call) for name, call in _calls(org, clock.now()).items()}
-        print(label, count, figures[label], file=report, flush=True)
+        calls = _calls(org, clock.now())
+        first_answers[label] = _first_answer(next(iter(calls.values())))
+        figures[label] = {name: _median(call) for name, call in calls.items()}
+        print(label, count, first_answers[label], figures[label], file=report, flush=True)
 
     lines = [
         "# Report routes' services as the journal grows",
@@ -131,7 +125,17 @@ def main() -> int:
         large = figures["large"][name]
         worst = max(worst, large / small)
         lines.append(f"| {name} | {small:.3f} | {large:.3f} | {large / small:.2f} |")
-    lines += ["", f"**Worst ratio: {worst:.2f}** (goal ≤ 2)."]
+    lines += ["", f"**Worst ratio: {worst:.2f}** (goal ≤ 2).", ""]
+    lines += [
+        "The organization's first report (liability) verifies the aggregates' history, at most",
+        "`SEAL_BUDGET_SECONDS` a call, answering 503 `aggregates_behind` with `Retry-After: 1` until done:",
+        "",
+        "| journal | calls until it answered | first call (s) | until answered (s) |",
+        "|---|---:|---:|---:|",
+    ]
+    for label, count in (("small", SMALL), ("large", LARGE)):
+        calls_made, first, total = first_answers[label]
+        lines.append(f"| {count:,} entries | {calls_made} | {first:.2f} | {total:.2f} |")
     fanout_runs.write_results(RESULTS, lines, report)
     stack.stop()
     return 0 if worst <= 2 else 1

@@ -68,6 +68,12 @@ class Ledger:
         )
 
 
+def ok(response: Any) -> dict[str, Any]:
+    """The body of a 200 or 201 (else the assertion shows the answer)."""
+    assert response.status_code in (200, 201), response.text
+    return dict(response.json())
+
+
 def make_ledger(api: Api) -> Ledger:
     program = api.create_program(name="Everyday Rewards")
     points = api.create_asset(program["id"], name="Points", symbol=f"PTS{uuid.uuid4().hex[:4]}", scale=0)

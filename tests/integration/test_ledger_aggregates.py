@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -41,28 +41,11 @@ from scrip.storage import ledger as ledger_store
 from scrip.storage import programs as program_store
 from scrip.storage import report_aggregates as aggregate_store
 from scrip_local.stack import LocalStack
-from tests.api.ledger_helpers import Ledger, make_ledger
+from tests.api.ledger_helpers import Ledger, make_ledger, ok
 from tests.conftest import Api
 from tests.integration import lot_checkpoints
 
 MINUTE, HOUR, DAY = 60, 3600, 86400
-
-
-@pytest.fixture
-def at(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[float], None]]:
-    """Move the application clock to ``seconds`` from the wall clock (the HTTP handlers run in
-    this process and read the same variable)."""
-
-    def move(seconds: float) -> None:
-        monkeypatch.setenv("SCRIP_CLOCK_OFFSET_SECONDS", str(seconds))
-
-    yield move
-    monkeypatch.delenv("SCRIP_CLOCK_OFFSET_SECONDS", raising=False)
-
-
-def ok(response: Any) -> dict[str, Any]:
-    assert response.status_code in (200, 201), response.text
-    return dict(response.json())
 
 
 def journal_walk(

@@ -38,7 +38,10 @@ UNCLASSIFIED = (
 )
 BEHIND = (
     "`aggregates_behind`: the stream-kept aggregates lag the journal further than a report may read the journal "
-    "itself; retry after the `Retry-After` seconds (also in `details.retry_after_seconds`) [inferred]"
+    "itself; retry after the `Retry-After` seconds (also in `details.retry_after_seconds`) [inferred]. Each call "
+    "verifies the aggregates for at most about 8 seconds and keeps what it verified, so an organization's first "
+    "report after a long history may answer this (`Retry-After: 1`) until its retries have verified the whole "
+    "history; a stream that is behind answers `Retry-After: 60`"
 )
 
 

@@ -7,6 +7,7 @@ lets an operator revoke one by id.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr
@@ -36,6 +37,19 @@ def create_organization(organization: Organization) -> None:
             )
         ]
     )
+
+
+def created_at(org_id: str) -> datetime | None:
+    """When the organization was created (None: no organization item, as for data written
+    directly by some tests). Consistent: a report may follow the creation within a second."""
+    got = table.client().get_item(
+        TableName=table.table_name(),
+        Key=_organization_key(org_id),
+        ProjectionExpression="created_at",
+        ConsistentRead=True,
+    )
+    item = got.get("Item")
+    return items.moment(item.get("created_at")) if item else None
 
 
 def _key_item(key: ApiKey) -> dict[str, Any]:
