@@ -1,6 +1,6 @@
 """The expiration schedule's index (``storage.expiring_lots``) from the ledger totals stream
 consumer, with the records DynamoDB emits: after credits, spends, holds, releases and expiry the
-day rows and the expiring lines say what the lots themselves say; a redelivered batch changes
+month rows, day rows and expiring lines say what the lots themselves say; a redelivered batch changes
 nothing (the claim per record); a failure reports the records from the first one not applied."""
 
 from __future__ import annotations
@@ -35,34 +35,46 @@ from tests.integration.ledger_world import make_assets
 FUNCTION = "LedgerTotalsFunction"
 LIVE = (LotStatus.AVAILABLE, LotStatus.HELD, LotStatus.DEFERRED)
 
-Rows = dict[tuple[str, str | None, date | None], tuple[Decimal, int]]
+Rows = dict[tuple[str, str | None, date | None], tuple[Decimal, int]]  # month or day rows (month: its 1st)
 Lines = dict[date, set[tuple[str, str, str | None, datetime, Decimal]]]
+Index = tuple[Rows, Rows, Lines]  # month rows, day rows, lines
 
 
 def _outstanding(lot: Lot) -> Decimal:
     return lot.remaining if lot.status in LIVE else Decimal(0)
 
 
-def _from_lots(lots: list[Lot]) -> tuple[Rows, Lines]:
-    """The day rows and lines the lots themselves imply."""
-    sums: dict[tuple[str, str | None, date | None], list[Any]] = defaultdict(lambda: [Decimal(0), 0])
+def _from_lots(lots: list[Lot]) -> Index:
+    """The month rows, day rows and lines the lots themselves imply."""
+    months: dict[tuple[str, str | None, date | None], list[Any]] = defaultdict(lambda: [Decimal(0), 0])
+    days: dict[tuple[str, str | None, date | None], list[Any]] = defaultdict(lambda: [Decimal(0), 0])
     lines: Lines = defaultdict(set)
     for lot in lots:
         day = lot.expires_at.astimezone(UTC).date() if lot.expires_at else None
         outstanding = _outstanding(lot)
         if outstanding > 0:
-            sums[(lot.asset_id, lot.program_id, day)][0] += outstanding
-            sums[(lot.asset_id, lot.program_id, day)][1] += 1
+            month = months[(lot.asset_id, lot.program_id, day.replace(day=1) if day is not None else None)]
+            month[0] += outstanding
+            month[1] += 1
             if lot.expires_at is not None and day is not None:
+                days[(lot.asset_id, lot.program_id, day)][0] += outstanding
+                days[(lot.asset_id, lot.program_id, day)][1] += 1
                 lines[day].add((lot.id, lot.asset_id, lot.program_id, lot.expires_at.astimezone(UTC), outstanding))
-    return {key: (amount, count) for key, (amount, count) in sums.items()}, dict(lines)
+    return (
+        {key: (amount, count) for key, (amount, count) in months.items()},
+        {key: (amount, count) for key, (amount, count) in days.items()},
+        dict(lines),
+    )
 
 
-def _indexed(org: str, days: set[date], **filters: str) -> tuple[Rows, Lines]:
-    rows = {
+def _indexed(org: str, days: set[date], **filters: str) -> Index:
+    months = {
+        (row.asset_id, row.program_id, row.month): (row.outstanding, row.lot_count)
+        for row in store.month_rows(org, **filters)
+    }
+    rows: Rows = {
         (row.asset_id, row.program_id, row.day): (row.outstanding, row.lot_count)
-        for row in store.day_rows(org, **filters)
-        if row.outstanding != 0 or row.lot_count != 0
+        for row in store.day_rows(org, date.min, date.max, **filters)
     }
     lines: Lines = {}
     for day in days:
@@ -72,7 +84,7 @@ def _indexed(org: str, days: set[date], **filters: str) -> tuple[Rows, Lines]:
         }
         if found:
             lines[day] = found
-    return rows, lines
+    return months, rows, lines
 
 
 class _World:
@@ -134,7 +146,7 @@ class _World:
 
     def check(self, **filters: str) -> None:
         """The index says what the lots say (with the filters the service will pass)."""
-        rows, lines = _from_lots(
+        expected = _from_lots(
             [
                 lot
                 for lot in self.lots()
@@ -142,7 +154,7 @@ class _World:
                 and lot.program_id == filters.get("program_id", lot.program_id)
             ]
         )
-        assert _indexed(self.org, self.days, **filters) == (rows, lines)
+        assert _indexed(self.org, self.days, **filters) == expected
 
 
 def test_the_index_follows_the_lots_through_spends_holds_releases_and_expiry(
@@ -161,10 +173,11 @@ def test_the_index_follows_the_lots_through_spends_holds_releases_and_expiry(
     world.credit(world.bob, world.y, 2, soon)
     world.drain()
     world.check()
-    rows, _ = _indexed(world.org, world.days)
+    months, rows, _ = _indexed(world.org, world.days)
     assert rows[(world.x, world.program, in_three_days.date())] == (Decimal(17), 2)
     assert rows[(world.x, world.other, in_three_days.date())] == (Decimal(6), 1)
-    assert rows[(world.x, world.program, None)] == (Decimal(5), 1)
+    assert months[(world.x, world.program, None)] == (Decimal(5), 1)
+    assert (world.x, world.program, None) not in rows  # never-expiring value lives in the month rows only
 
     balances.adjust(
         world.caller,
@@ -258,17 +271,17 @@ DAY = date(2031, 5, 4)
 
 @contextmanager
 def _failing_once_at(call: int, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    real = store.add_to_days
+    real = store.add_to_rows
     calls: list[str] = []
 
-    def failing(org_id: str, event_id: str, lot_id: str, changes: Any) -> None:
+    def failing(org_id: str, event_id: str, lot_id: str, days: Any, months: Any) -> None:
         calls.append(event_id)
         if len(calls) == call:
             raise RuntimeError("throttled")
-        real(org_id, event_id, lot_id, changes)
+        real(org_id, event_id, lot_id, days, months)
 
     with monkeypatch.context() as patch:
-        patch.setattr(store, "add_to_days", failing)
+        patch.setattr(store, "add_to_rows", failing)
         yield
 
 
@@ -281,16 +294,18 @@ def test_a_failed_record_is_reported_from_it_on_and_a_retry_applies_it_once(
     with _failing_once_at(2, monkeypatch):
         answer = function.invoke({"Records": batch})
     assert answer == {"batchItemFailures": [{"itemIdentifier": r["dynamodb"]["SequenceNumber"]} for r in batch[1:]]}
-    assert [(row.outstanding, row.lot_count) for row in store.day_rows(org)] == [(Decimal(10), 1)]
+    assert [(row.outstanding, row.lot_count) for row in store.day_rows(org, DAY, DAY)] == [(Decimal(10), 1)]
+    assert [(row.outstanding, row.lot_count) for row in store.month_rows(org)] == [(Decimal(10), 1)]
     assert len(store.lots_expiring_on(org, DAY)) == 1
     # Lambda retries from the first failed record; a whole redelivery applies nothing twice either.
     assert function.invoke({"Records": batch}) == {"batchItemFailures": []}
     assert function.invoke({"Records": batch[1:]}) == {"batchItemFailures": []}
-    assert [(row.outstanding, row.lot_count) for row in store.day_rows(org)] == [(Decimal(30), 3)]
+    assert [(row.outstanding, row.lot_count) for row in store.day_rows(org, DAY, DAY)] == [(Decimal(30), 3)]
+    assert [(row.outstanding, row.lot_count) for row in store.month_rows(org)] == [(Decimal(30), 3)]
     assert len(store.lots_expiring_on(org, DAY)) == 3
 
 
-def test_a_lot_change_costs_a_claim_a_row_and_a_line(stack: LocalStack) -> None:
+def test_a_lot_change_costs_a_claim_its_rows_and_a_line(stack: LocalStack) -> None:
     org, asset, lot_id = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
     created = _lot(org, lot_id, asset, 10, "AVAILABLE", EXPIRES)
     spent = _lot(org, lot_id, asset, 4, "AVAILABLE", EXPIRES)
@@ -304,18 +319,20 @@ def test_a_lot_change_costs_a_claim_a_row_and_a_line(stack: LocalStack) -> None:
             assert function.invoke({"Records": [_record(old, new)]}) == {"batchItemFailures": []}
         # By what the calls wrote, not by the function's name: the function runs in a thread of its own.
         units.append(sum(unit for call in meter.calls for pk, _, unit in call.written_keys if f"#{org}#" in pk))
-    # A transactional write of a small item is 2 units: claim + row = 4, the line's put or delete 1.
-    # HELD with the same remainder moves nothing and writes nothing; the lot consumed leaves its
-    # row empty, and the row is deleted (1 more).
-    assert units == [5, 5, 0, 6, 4]
-    rows_left = [
-        item
-        for shard in range(store.DAY_SHARDS)
-        for item in listing.query_all(keys.expiry_days(org, shard))
-        if item["asset_id"] == asset
+    # A transactional write of a small item is 2 units: claim + day row + month row = 6, the
+    # line's put or delete 1. HELD with the same remainder moves nothing and writes nothing; the
+    # lot consumed leaves its day and month rows empty, and both are deleted (1 more each). A lot
+    # that never expires has a month row (NEVER) and no day row or line: 4.
+    assert units == [7, 7, 0, 9, 4]
+    day_rows_left = [
+        item for shard in range(store.DAY_SHARDS) for item in listing.query_all(keys.expiry_days(org, shard))
     ]
-    assert [item["day"] for item in rows_left] == [keys.NEVER_EXPIRES]
-    assert [(row.day, row.outstanding, row.lot_count) for row in store.day_rows(org, asset_id=asset)] == [
+    month_rows_left = [
+        item for shard in range(store.DAY_SHARDS) for item in listing.query_all(keys.expiry_months(org, shard))
+    ]
+    assert day_rows_left == []
+    assert [(item["asset_id"], item["month"]) for item in month_rows_left] == [(asset, keys.NEVER_EXPIRES)]
+    assert [(row.month, row.outstanding, row.lot_count) for row in store.month_rows(org, asset_id=asset)] == [
         (None, Decimal(5), 1)
     ]
     assert store.lots_expiring_on(org, DAY) == []

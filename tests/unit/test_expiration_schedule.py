@@ -1,6 +1,7 @@
 """The expiration schedule's arithmetic (04 §8.10): calendar-aligned UTC buckets, and each part of
-an asset's outstanding placed in a bucket, before the window, after it or never, from day rows
-for whole days and lot by lot on the edge days."""
+an asset's outstanding placed in a bucket, before the window, after it or never, from month rows
+for whole months, day rows for whole days of the day-resolved months and lot by lot on the edge
+days."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from scrip.domain.expiration_schedule import (
     asset_schedule,
     bucket_bounds,
     bucket_count,
+    day_resolved_months,
     edge_days,
 )
 
@@ -283,13 +285,29 @@ def test_edge_days_are_utc_days() -> None:
 FROM, TO = at(2027, 1, 15, 12), at(2027, 3, 10, 6)  # month buckets: January, February, March
 
 
+def index_rows(
+    rows: list[tuple[date | None, Decimal, int]], window: tuple[datetime, datetime], granularity: Granularity
+) -> tuple[list[tuple[date | None, Decimal, int]], list[tuple[date, Decimal, int]]]:
+    """Rows per expiry day (None: never) as the index holds and the service reads them: every
+    day in its month's row, and the day rows of the day-resolved months."""
+    resolved = day_resolved_months(window[0], window[1], granularity)
+    months = [(day.replace(day=1) if day is not None else None, amount, count) for day, amount, count in rows]
+    days = [
+        (day, amount, count)
+        for day, amount, count in rows
+        if day is not None and any(low <= day <= high for low, high in resolved)
+    ]
+    return months, days
+
+
 def schedule(
     rows: list[tuple[date | None, Decimal, int]] = [],  # noqa: B006 - never mutated
     lots: list[tuple[datetime, Decimal]] = [],  # noqa: B006 - never mutated
     granularity: Granularity = M,
     window: tuple[datetime, datetime] = (FROM, TO),
 ) -> AssetSchedule:
-    result = asset_schedule("asset-1", window[0], window[1], granularity, rows, lots)
+    months, days = index_rows(rows, window, granularity)
+    result = asset_schedule("asset-1", window[0], window[1], granularity, months, days, lots)
     check_invariant(result)
     return result
 
@@ -452,7 +470,102 @@ def test_amounts_keep_their_scale() -> None:
 
 def test_an_invalid_window_is_the_bounds_validation_error() -> None:
     with pytest.raises(ValidationFailed):
-        asset_schedule("asset-1", TO, FROM, M, [], [])
+        asset_schedule("asset-1", TO, FROM, M, [], [], [])
+
+
+# ------------------------------------------------------------------ month rows and day-resolved months
+
+
+def test_at_month_granularity_only_the_months_of_from_and_to_need_days() -> None:
+    assert day_resolved_months(FROM, TO, M) == [
+        (date(2027, 1, 1), date(2027, 1, 31)),
+        (date(2027, 3, 1), date(2027, 3, 31)),
+    ]
+
+
+def test_at_month_granularity_adjacent_or_equal_months_are_one_range() -> None:
+    assert day_resolved_months(at(2028, 1, 31), at(2028, 2, 3), M) == [(date(2028, 1, 1), date(2028, 2, 29))]
+    assert day_resolved_months(at(2027, 2, 3), at(2027, 2, 9), M) == [(date(2027, 2, 1), date(2027, 2, 28))]
+
+
+@pytest.mark.parametrize("granularity", [D, W])
+def test_day_and_week_buckets_need_every_month_from_the_month_of_from_to_the_month_of_to(
+    granularity: Granularity,
+) -> None:
+    assert day_resolved_months(at(2026, 12, 30, 18), at(2027, 3, 2), granularity) == [
+        (date(2026, 12, 1), date(2027, 3, 31))
+    ]
+
+
+def test_the_last_month_of_the_calendar_ends_on_31_december_9999() -> None:
+    assert day_resolved_months(at(9999, 12, 1), at(9999, 12, 30), D) == [(date(9999, 12, 1), date(9999, 12, 31))]
+
+
+def test_month_rows_before_between_and_after_the_months_of_from_and_to_are_placed_whole() -> None:
+    result = asset_schedule(
+        "asset-1",
+        FROM,
+        TO,
+        M,
+        [
+            (date(2026, 12, 1), Decimal(1), 1),
+            (date(2027, 2, 1), Decimal(20), 3),
+            (date(2027, 2, 1), Decimal(2), 1),  # another program's row of the same month
+            (date(2027, 4, 1), Decimal(300), 2),
+            (None, Decimal(4000), 5),
+        ],
+        [],
+        [],
+    )
+    check_invariant(result)
+    assert amounts(result) == [(Decimal(0), 0), (Decimal(22), 4), (Decimal(0), 0)]
+    assert (result.expiring_before_window, result.expiring_after_window) == (Decimal(1), Decimal(300))
+    assert (result.never_expiring, result.total_outstanding) == (Decimal(4000), Decimal(4323))
+
+
+def test_month_rows_of_day_resolved_months_are_replaced_by_their_days() -> None:
+    # January and March are read by day: their month rows would count their days twice.
+    result = asset_schedule(
+        "asset-1",
+        FROM,
+        TO,
+        M,
+        [(date(2027, 1, 1), Decimal(100), 9), (date(2027, 3, 1), Decimal(100), 9)],
+        [(date(2027, 1, 20), Decimal(5), 1), (date(2027, 3, 2), Decimal(7), 2)],
+        [],
+    )
+    check_invariant(result)
+    assert amounts(result) == [(Decimal(5), 1), (Decimal(0), 0), (Decimal(7), 2)]
+    assert result.total_outstanding == Decimal(12)
+
+
+def test_day_rows_outside_the_day_resolved_months_are_left_to_their_month_rows() -> None:
+    result = asset_schedule(
+        "asset-1", FROM, TO, M, [(date(2027, 2, 1), Decimal(3), 1)], [(date(2027, 2, 10), Decimal(3), 1)], []
+    )
+    check_invariant(result)
+    assert amounts(result) == [(Decimal(0), 0), (Decimal(3), 1), (Decimal(0), 0)]
+    assert result.total_outstanding == Decimal(3)
+
+
+@pytest.mark.parametrize("granularity", [D, W])
+def test_at_day_and_week_granularity_month_rows_inside_the_window_are_never_placed_whole(
+    granularity: Granularity,
+) -> None:
+    # February lies inside the window but cuts across day and week buckets: only its days count.
+    result = asset_schedule(
+        "asset-1",
+        at(2027, 1, 25),
+        at(2027, 3, 3),
+        granularity,
+        [(date(2027, 2, 1), Decimal(50), 5)],
+        [(date(2027, 2, 10), Decimal(6), 1)],
+        [],
+    )
+    check_invariant(result)
+    assert result.total_outstanding == Decimal(6)
+    (placed,) = [b for b in result.buckets if b.amount]
+    assert placed.start <= at(2027, 2, 10) < placed.end
 
 
 # ------------------------------------------------------------------ against a lot-by-lot model
@@ -496,15 +609,25 @@ def test_the_schedule_from_day_rows_and_edge_lots_equals_placing_every_lot_by_in
 def check_against_model(
     start: datetime, end: datetime, granularity: Granularity, lots: list[tuple[datetime | None, Decimal]]
 ) -> None:
-    # The index as storage keeps it: outstanding and lot count per expiry day, lots of the edge days.
-    rows: dict[date | None, tuple[Decimal, int]] = defaultdict(lambda: (Decimal(0), 0))
+    # The index as storage keeps it: outstanding and lot count per expiry month (and never) and
+    # per expiry day, lots of the edge days; read as the service reads it: every month row, the
+    # day rows of the day-resolved months, the edge days' lots.
+    months: dict[date | None, tuple[Decimal, int]] = defaultdict(lambda: (Decimal(0), 0))
+    days: dict[date, tuple[Decimal, int]] = defaultdict(lambda: (Decimal(0), 0))
     for expires_at, remaining in lots:
-        day = None if expires_at is None else expires_at.date()
-        amount, count = rows[day]
-        rows[day] = (amount + remaining, count + (remaining > 0))
+        month = None if expires_at is None else expires_at.date().replace(day=1)
+        amount, count = months[month]
+        months[month] = (amount + remaining, count + (remaining > 0))
+        if expires_at is not None:
+            amount, count = days[expires_at.date()]
+            days[expires_at.date()] = (amount + remaining, count + (remaining > 0))
+    resolved = day_resolved_months(start, end, granularity)
+    day_rows = [(d, a, c) for d, (a, c) in days.items() if any(low <= d <= high for low, high in resolved)]
     edges = edge_days(start, end)
     edge_lots = [(e, r) for e, r in lots if e is not None and e.date() in edges]
-    result = asset_schedule("a", start, end, granularity, [(d, a, c) for d, (a, c) in rows.items()], edge_lots)
+    result = asset_schedule(
+        "a", start, end, granularity, [(m, a, c) for m, (a, c) in months.items()], day_rows, edge_lots
+    )
 
     # The truth: every lot placed by its own instant.
     bounds = bucket_bounds(start, end, granularity)
@@ -534,33 +657,36 @@ def check_against_model(
     check_invariant(result)
 
 
+amounts_drawn = st.decimals(min_value=0, max_value=10**30, places=8, allow_nan=False, allow_infinity=False)
+dates_drawn = st.dates(min_value=date(2019, 1, 1), max_value=date(2046, 12, 31))
+
+
 @given(
     windows(),
-    st.lists(
-        st.tuples(
-            st.one_of(st.none(), st.dates(min_value=date(2019, 1, 1), max_value=date(2046, 12, 31))),
-            st.decimals(min_value=0, max_value=10**30, places=8, allow_nan=False, allow_infinity=False),
-            st.integers(0, 50),
-        ),
-        max_size=60,
-    ),
-    st.lists(
-        st.tuples(
-            instants, st.decimals(min_value=0, max_value=10**30, places=8, allow_nan=False, allow_infinity=False)
-        ),
-        max_size=20,
-    ),
+    st.lists(st.tuples(st.one_of(st.none(), dates_drawn), amounts_drawn, st.integers(0, 50)), max_size=30),
+    st.lists(st.tuples(dates_drawn, amounts_drawn, st.integers(0, 50)), max_size=60),
+    st.lists(st.tuples(instants, amounts_drawn), max_size=20),
 )
 def test_invariant_holds_for_any_rows_and_lots(
     window: tuple[datetime, datetime, Granularity],
-    rows: list[tuple[date | None, Decimal, int]],
+    month_rows: list[tuple[date | None, Decimal, int]],
+    day_rows: list[tuple[date, Decimal, int]],
     lots: list[tuple[datetime, Decimal]],
 ) -> None:
     start, end, granularity = window
-    result = asset_schedule("a", start, end, granularity, rows, lots)
+    result = asset_schedule("a", start, end, granularity, month_rows, day_rows, lots)
     check_invariant(result)
     assert len(result.buckets) == bucket_count(start, end, granularity)
     edges = set(edge_days(start, end))
+    resolved = day_resolved_months(start, end, granularity)
+
+    def day_resolved(day: date) -> bool:
+        return any(low <= day <= high for low, high in resolved)
+
     with localcontext(EXACT):
-        taken = sum((a for d, a, _ in rows if d not in edges), Decimal(0)) + sum((r for _, r in lots), Decimal(0))
+        taken = (
+            sum((a for m, a, _ in month_rows if m is None or not day_resolved(m.replace(day=1))), Decimal(0))
+            + sum((a for d, a, _ in day_rows if d not in edges and day_resolved(d)), Decimal(0))
+            + sum((r for _, r in lots), Decimal(0))
+        )
     assert result.total_outstanding == taken

@@ -1,11 +1,14 @@
 """The arithmetic of the expiration schedule (04 §8.10): calendar-aligned UTC buckets over a
 window, and where each part of an asset's outstanding LOT value falls in it.
 
-The index the report reads (``storage/expiring_lots.py``) keeps outstanding per expiry UTC day
-(day rows) and, per day, the outstanding lots themselves. A whole day other than the day of
-``from`` and the day of ``to`` lies wholly inside the window or wholly outside it, so its row is
-placed as one; the two edge days are read lot by lot and each lot placed by its instant. That
-makes the placement exact at any ``from``/``to`` while reading at most two days' lots.
+The index the report reads (``storage/expiring_lots.py``) keeps outstanding per expiry UTC month
+(month rows, and "never"), per expiry UTC day (day rows) and, per day, the outstanding lots
+themselves. A month other than those ``day_resolved_months`` names lies wholly before the window,
+wholly after it, or (at month granularity) wholly inside it and inside one bucket, so its row is
+placed as one; so does a whole day other than the day of ``from`` and the day of ``to``; the two
+edge days are read lot by lot and each lot placed by its instant. That makes the placement exact
+at any ``from``/``to`` while reading every month row, the day rows of the day-resolved months
+only, and at most two days' lots.
 
 Pure: no storage, no HTTP. Amounts are ``Decimal`` and summed exactly (see ``_exact``).
 """
@@ -145,6 +148,31 @@ def edge_days(window_from: datetime, window_to: datetime) -> list[date]:
     return [first] if first == last else sorted((first, last))
 
 
+def _month_end(month: date) -> date:
+    """The last day of the month starting on ``month`` (9999-12 included, which has no next month)."""
+    if month.month == 12:
+        return date(month.year, 12, 31)
+    return month.replace(month=month.month + 1) - _ONE_DAY
+
+
+def day_resolved_months(
+    window_from: datetime, window_to: datetime, granularity: Granularity
+) -> list[tuple[date, date]]:
+    """The UTC days (ranges of whole months, [first, last] inclusive, ascending, disjoint) whose
+    day rows the schedule needs; every other month is placed whole from its month row.
+
+    At month granularity a month strictly between the month of ``from`` and the month of ``to``
+    is wholly inside the window and is its own bucket, so only those two months need their days
+    (one range when they are the same or adjacent months). Day and week buckets cut through
+    months, so every month from the month of ``from`` to the month of ``to`` needs its days.
+    """
+    first = _utc(window_from, "window_from").date().replace(day=1)
+    last = _utc(window_to, "window_to").date().replace(day=1)
+    if granularity is Granularity.MONTH and (last.year * 12 + last.month) - (first.year * 12 + first.month) > 1:
+        return [(first, _month_end(first)), (last, _month_end(last))]
+    return [(first, _month_end(last))]
+
+
 @dataclass(frozen=True)
 class ScheduleBucket:
     start: datetime
@@ -179,29 +207,36 @@ def asset_schedule(
     window_from: datetime,
     window_to: datetime,
     granularity: Granularity,
-    day_rows: Iterable[tuple[date | None, Decimal, int]],
+    month_rows: Iterable[tuple[date | None, Decimal, int]],
+    day_rows: Iterable[tuple[date, Decimal, int]],
     edge_lots: Iterable[tuple[datetime, Decimal]],
 ) -> AssetSchedule:
-    """Rows of the edge days are ignored (their lots are placed by instant instead); a lot expiring
-    exactly at window_from or window_to is inside the window; a bucket counts only what lies inside
-    the window. Invariant: sum(b.amount) + never + before + after == total, exactly.
+    """Month rows of the day-resolved months (``day_resolved_months``) are ignored (their day rows
+    are placed instead), and so are day rows outside those months (their month rows hold them)
+    and day rows of the edge days (their lots are placed by instant instead); a lot expiring
+    exactly at window_from or window_to is inside the window; a bucket counts only what lies
+    inside the window. Invariant: sum(b.amount) + never + before + after == total, exactly.
 
-    ``day_rows``: (expiry UTC day or None for lots without ``expires_at``, outstanding, lot_count)
-    of this asset, any program; rows of one day may repeat (they are added). ``edge_lots``:
-    (expires_at, remaining) of this asset's outstanding lots on ``edge_days()``; a lot with nothing
-    remaining is left out of every count.
+    ``month_rows``: (expiry UTC month as its 1st, or None for lots without ``expires_at``,
+    outstanding, lot_count) of this asset, any program. ``day_rows``: (expiry UTC day,
+    outstanding, lot_count) of this asset, any program; rows of one month or day may repeat (they
+    are added). ``edge_lots``: (expires_at, remaining) of this asset's outstanding lots on
+    ``edge_days()``; a lot with nothing remaining is left out of every count.
 
     Every bucket of ``bucket_bounds`` is in ``buckets``, in order, even when empty (amount 0,
     lot_count 0), so a client can chart the result without filling gaps. ``total_outstanding`` is
-    the sum of every input taken (never-expiring rows, non-edge day rows, edge lots), kept apart
-    from the parts so that the tests check the invariant rather than restate it.
+    the sum of every input taken (never-expiring and whole-month rows, non-edge day rows of the
+    day-resolved months, edge lots), kept apart from the parts so that the tests check the
+    invariant rather than restate it.
 
     Raises ``ValidationFailed`` as ``bucket_bounds`` does.
     """
     bounds = bucket_bounds(window_from, window_to, granularity)
     start, end = _utc(window_from, "window_from"), _utc(window_to, "window_to")
     edges = frozenset(edge_days(start, end))
+    resolved = day_resolved_months(start, end, granularity)
     first_day, last_day = start.date(), end.date()
+    first_month, last_month = first_day.replace(day=1), last_day.replace(day=1)
     starts = [bucket_start for bucket_start, _ in bounds]
     amounts = [Decimal(0)] * len(bounds)
     counts = [0] * len(bounds)
@@ -212,23 +247,35 @@ def asset_schedule(
         # [from, to] has a bucket.
         return bisect.bisect_right(starts, moment) - 1
 
+    def day_resolved(day: date) -> bool:
+        return any(low <= day <= high for low, high in resolved)
+
+    def place_whole(period: date, first: date, last: date, outstanding: Decimal, lot_count: int) -> None:
+        """A whole month or day: before the window, after it, or wholly inside it and inside one
+        bucket (a month strictly between the months of from and to only at month granularity,
+        where it is one bucket; a day strictly between the edge days, since buckets are whole
+        days, weeks or months)."""
+        nonlocal total, before, after
+        total += outstanding
+        if period < first:
+            before += outstanding
+        elif period > last:
+            after += outstanding
+        else:
+            index = bucket_of(_midnight(period))
+            amounts[index] += outstanding
+            counts[index] += lot_count
+
     with _exact():
-        for day, outstanding, lot_count in day_rows:
-            if day is not None and day in edges:
-                continue
-            total += outstanding
-            if day is None:
+        for month, outstanding, lot_count in month_rows:
+            if month is None:
+                total += outstanding
                 never += outstanding
-            elif day < first_day:
-                before += outstanding
-            elif day > last_day:
-                after += outstanding
-            else:
-                # Strictly between the edge days: the whole day is inside the window, and inside
-                # one bucket, since buckets are whole days, weeks or months.
-                index = bucket_of(_midnight(day))
-                amounts[index] += outstanding
-                counts[index] += lot_count
+            elif not day_resolved(month.replace(day=1)):
+                place_whole(month.replace(day=1), first_month, last_month, outstanding, lot_count)
+        for day, outstanding, lot_count in day_rows:
+            if day not in edges and day_resolved(day):
+                place_whole(day, first_day, last_day, outstanding, lot_count)
         for expires_at, remaining in edge_lots:
             if remaining == 0:
                 continue

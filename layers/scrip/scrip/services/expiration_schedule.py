@@ -1,9 +1,10 @@
 """When outstanding LOT value will expire (04 §8.10): one schedule per LOT asset in scope.
 
 The schedule is read from the stream-kept expiry index (``storage.expiring_lots``), never from
-the lots themselves: per asset, its day rows (outstanding per expiry day, and "never") and the
-lots of the two edge days, which ``domain.expiration_schedule`` places by their instant so that
-a lot expiring at 10:00 on the day of ``from`` falls before or inside the window exactly.
+the lots themselves: per asset, its month rows (outstanding per expiry month, and "never"), its
+day rows of the months that need days (``domain.expiration_schedule.day_resolved_months``) and
+the lots of the two edge days, which ``domain.expiration_schedule`` places by their instant so
+that a lot expiring at 10:00 on the day of ``from`` falls before or inside the window exactly.
 
 Rows are the organization's LOT assets (with ``program_id``, those linked to the program: a
 program that credited a lot has posted in its asset, which keeps the link for good), ordered by
@@ -21,7 +22,14 @@ from decimal import Decimal
 from scrip.domain import clock
 from scrip.domain.assets import Asset, InventoryMode
 from scrip.domain.errors import ValidationFailed
-from scrip.domain.expiration_schedule import AssetSchedule, Granularity, asset_schedule, bucket_bounds, edge_days
+from scrip.domain.expiration_schedule import (
+    AssetSchedule,
+    Granularity,
+    asset_schedule,
+    bucket_bounds,
+    day_resolved_months,
+    edge_days,
+)
 from scrip.domain.organizations import Caller
 from scrip.domain.pagination import MAX_LIMIT, Page, decode_cursor, encode_cursor, scope_signature
 from scrip.services.reports import Period
@@ -105,13 +113,18 @@ def expiration_schedule(
     next_cursor = encode_cursor(chosen[-1].id, scope) if len(remaining) > limit else None
     if not chosen:
         return Page([], None)
-    # The index is read once for the page, not once per asset: the day rows are one Query per
-    # shard (a key prefix when one asset is asked for), the edge days' lines one Query per shard
-    # and day, and an organization has few LOT assets, so rows of assets off the page cost less
-    # than a round of Queries per asset would.
-    rows: dict[str, list[tuple[date | None, Decimal, int]]] = defaultdict(list)
-    for row in expiring_store.day_rows(org_id, asset_id=asset_id, program_id=program_id):
-        rows[row.asset_id].append((row.day, row.outstanding, row.lot_count))
+    # The index is read once for the page, not once per asset: the month rows are one Query per
+    # shard (a key prefix when one asset is asked for), the day rows one Query per shard and
+    # day-resolved range (a key range; asset and program a filter), the edge days' lines one Query
+    # per shard and day, and an organization has few LOT assets, so rows of assets off the page
+    # cost less than a round of Queries per asset would.
+    months: dict[str, list[tuple[date | None, Decimal, int]]] = defaultdict(list)
+    for month_row in expiring_store.month_rows(org_id, asset_id=asset_id, program_id=program_id):
+        months[month_row.asset_id].append((month_row.month, month_row.outstanding, month_row.lot_count))
+    days: dict[str, list[tuple[date, Decimal, int]]] = defaultdict(list)
+    for first_day, last_day in day_resolved_months(period.start, period.end, granularity):
+        for day_row in expiring_store.day_rows(org_id, first_day, last_day, asset_id=asset_id, program_id=program_id):
+            days[day_row.asset_id].append((day_row.day, day_row.outstanding, day_row.lot_count))
     edge_lots: dict[str, list[tuple[datetime, Decimal]]] = defaultdict(list)
     for day in edge_days(period.start, period.end):
         for lot in expiring_store.lots_expiring_on(org_id, day, asset_id=asset_id, program_id=program_id):
@@ -124,7 +137,8 @@ def expiration_schedule(
                 period.start,
                 period.end,
                 granularity,
-                day_rows=rows.get(asset.id, []),
+                month_rows=months.get(asset.id, []),
+                day_rows=days.get(asset.id, []),
                 edge_lots=edge_lots.get(asset.id, []),
             ),
         )

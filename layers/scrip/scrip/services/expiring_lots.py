@@ -2,8 +2,9 @@
 
 The ledger totals consumer hands every change of a lot item here. A lot's outstanding value is
 its ``remaining`` while it is AVAILABLE, HELD or DEFERRED, else 0; a change moves its expiry
-day's row by new outstanding − old outstanding (and ``lot_count`` when it starts or stops
-having some), once per stream record (the record's claim), and puts or deletes the lot's line
+day's row and expiry month's row (never-expiring lots: the month row ``NEVER`` only) by new
+outstanding − old outstanding (and ``lot_count`` when it starts or stops having some), in one
+transaction once per stream record (the record's claim), and puts or deletes the lot's line
 when it has an expiry. A change that moves nothing (a lot rewritten as it was, AVAILABLE to
 HELD with the same remainder) writes nothing.
 
@@ -99,6 +100,21 @@ def day_changes(old: dict[str, Any] | None, new: dict[str, Any] | None) -> list[
     ]
 
 
+def month_changes(days: Sequence[store.DayChange]) -> list[store.MonthChange]:
+    """The month rows a record's day changes move, each row once: a lot moved to another day of
+    the same month leaves its month row as it was (and writes nothing to it)."""
+    sums: dict[tuple[str, str | None, date | None], list[Any]] = defaultdict(lambda: [Decimal(0), 0])
+    for change in days:
+        row = sums[(change.asset_id, change.program_id, change.day.replace(day=1) if change.day else None)]
+        row[0] += change.outstanding
+        row[1] += change.lot_count
+    return [
+        store.MonthChange(asset_id=asset, program_id=program, month=month, outstanding=amount, lot_count=count)
+        for (asset, program, month), (amount, count) in sums.items()
+        if amount != 0 or count != 0
+    ]
+
+
 def _apply(change: LotChange) -> None:
     image = change.new or change.old
     assert image is not None
@@ -107,7 +123,7 @@ def _apply(change: LotChange) -> None:
     if moved:
         # A redelivered record finds its claim: its rows were moved; its line is written again below.
         with contextlib.suppress(store.AlreadyApplied):
-            store.add_to_days(org_id, change.event_id, str(image["id"]), moved)
+            store.add_to_rows(org_id, change.event_id, str(image["id"]), moved, month_changes(moved))
     old_line, new_line = _line(change.old), _line(change.new)
     if old_line is not None and (new_line is None or _place(new_line) != _place(old_line)):
         store.delete_line(org_id, old_line.lot_id, old_line.asset_id, old_line.expires_at)

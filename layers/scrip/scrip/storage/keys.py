@@ -328,24 +328,43 @@ def program_events_processed(org_id: str, program_id: str, day: str, shard: int)
 
 # ---------------------------------------------------------------- expiring lots (storage.expiring_lots)
 
-NEVER_EXPIRES = "NEVER"  # the day of lots without expires_at (sorts after every YYYY-MM-DD)
+NEVER_EXPIRES = "NEVER"  # the month of lots without expires_at (sorts after every YYYY-MM)
 NO_PROGRAM = "-"  # the program of lots attributed to none
 
 
+def expiry_months(org_id: str, shard: int) -> str:
+    """One shard of an organization's outstanding per (asset, program, expiry month or never):
+    every row of the shard is one Query; sort key ``expiry_month``."""
+    return f"ORG#{org_id}#XMONTHS#{shard}"
+
+
+def expiry_month(asset_id: str, program_id: str | None, month: str) -> str:
+    """A month row's sort key (``month``: ``YYYY-MM`` or ``NEVER``): by asset, then program, so a
+    filter on asset (and program) is a key prefix."""
+    return f"{asset_id}#{program_id or NO_PROGRAM}#{month}"
+
+
+def expiry_month_prefix(asset_id: str, program_id: str | None = None) -> str:
+    """The month rows of an asset (of one program when given)."""
+    return f"{asset_id}#{program_id}#" if program_id else f"{asset_id}#"
+
+
 def expiry_days(org_id: str, shard: int) -> str:
-    """One shard of an organization's outstanding per (asset, program, expiry day): every row of
-    the shard is one Query; sort key ``expiry_day``."""
+    """One shard of an organization's outstanding per (expiry day, asset, program): a range of
+    days is one Query; sort key ``expiry_day``."""
     return f"ORG#{org_id}#XDAYS#{shard}"
 
 
-def expiry_day(asset_id: str, program_id: str | None, day: str) -> str:
-    """A day row's sort key: by asset, then program, so a filter on asset (and program) is a key prefix."""
-    return f"{asset_id}#{program_id or NO_PROGRAM}#{day}"
+def expiry_day(day: str, asset_id: str, program_id: str | None) -> str:
+    """A day row's sort key: by day first, so a reader asks for a range of days, not every day."""
+    return f"{day}#{asset_id}#{program_id or NO_PROGRAM}"
 
 
-def expiry_day_prefix(asset_id: str, program_id: str | None = None) -> str:
-    """The day rows of an asset (of one program when given)."""
-    return f"{asset_id}#{program_id}#" if program_id else f"{asset_id}#"
+def expiry_day_range(first_day: str, last_day: str) -> tuple[str, str]:
+    """Inclusive sort key bounds of the day rows of ``first_day`` to ``last_day`` (``YYYY-MM-DD``):
+    ``$`` sorts right after ``#``, so the upper bound follows every row of ``last_day`` and
+    precedes the next day."""
+    return f"{first_day}#", f"{last_day}$"
 
 
 def expiring_lots(org_id: str, day: str, shard: int) -> str:
