@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import copy
 from decimal import Decimal
-from typing import Any
 
 from scrip.services import totals
 from scrip_local.event_sources import matches
+from tests import stream_deliveries
 from tests.api.ledger_helpers import make_ledger
 from tests.conftest import Api
 
@@ -22,19 +21,8 @@ def test_totals_follow_committed_entries_and_survive_redelivery(api: Api, stack)
     ledger.operation(alice, "forfeit", bucket="AVAILABLE", amount="5")
     ledger.fund("250")
     ledger.api.post(f"/v1/programs/{ledger.program['id']}/assets/{ledger.cash['id']}/burn", json={"amount": "50"})
-    delivered: list[dict[str, Any]] = []
-    function = stack.functions["LedgerTotalsFunction"]
-    original = function.invoke
-
-    def recording(event: Any) -> Any:
-        delivered.append(copy.deepcopy(event))
-        return original(event)
-
-    function.invoke = recording  # type: ignore[method-assign]
-    try:
+    with stream_deliveries.recorded(stack, "LedgerTotalsFunction") as delivered:
         stack.drain()
-    finally:
-        function.invoke = original  # type: ignore[method-assign]
     org, points, cash = api.organization_id, ledger.points["id"], ledger.cash["id"]
     diagnosis = (len(delivered), stack.events.dead_letters[-3:], [len(s.pending) for s in stack.events.streams])
     assert totals.system_total(org, "SYSTEM_ISSUANCE", points) == Decimal(-125), diagnosis  # -100 -40 +15
@@ -54,7 +42,7 @@ def test_totals_follow_committed_entries_and_survive_redelivery(api: Api, stack)
     )
     # a redelivered batch changes nothing: the consumer is idempotent
     for event in delivered:
-        assert original(event) == {"batchItemFailures": []}
+        assert stack.functions["LedgerTotalsFunction"].invoke(event) == {"batchItemFailures": []}
     assert totals.system_total(org, "SYSTEM_ISSUANCE", points) == Decimal(-125)
 
 

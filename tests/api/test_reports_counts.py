@@ -5,7 +5,6 @@ the report with 500 ``unclassified_activity`` rather than answer a misstated one
 
 from __future__ import annotations
 
-import copy
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
@@ -19,6 +18,7 @@ from scrip.domain.clock import to_rfc3339
 from scrip.domain.report_lines import Line
 from scrip.services import ledger_aggregates
 from scrip_local.stack import LocalStack
+from tests import stream_deliveries
 from tests.api.events_helpers import rule, send
 from tests.api.ledger_helpers import make_ledger
 from tests.api.test_reports import rows
@@ -47,16 +47,7 @@ def test_events_earners_and_holders_are_counted_once_whatever_the_stream_redeliv
     rule(api, program_id, "true", [{"type": "CREDIT", "asset_id": points, "amount": "5"}], name="earn")
     start = (datetime.now(UTC) + timedelta(days=40)).replace(hour=0, minute=0, second=0, microsecond=0)
     stack.drain()  # whatever other tests left in the stream
-    delivered: list[dict[str, Any]] = []
-    function = stack.functions["LedgerTotalsFunction"]
-    original = function.invoke
-
-    def recording(event: Any) -> Any:
-        delivered.append(copy.deepcopy(event))
-        return original(event)
-
-    function.invoke = recording  # type: ignore[method-assign]
-    try:
+    with stream_deliveries.recorded(stack, "LedgerTotalsFunction") as delivered:
         for day in range(4):  # an event processed at noon of four days, two customers
             move_clock(start + timedelta(days=day, hours=12))
             send(api, program_id, {"n": day}, external_id=f"cust-{day % 2}-{uuid.uuid4().hex[:6]}" if day < 2 else "x")
@@ -65,8 +56,6 @@ def test_events_earners_and_holders_are_counted_once_whatever_the_stream_redeliv
         assert ledger.adjust(alice, "3").status_code == 200
         assert ledger.adjust(alice, "3", type="DEBIT").status_code == 200  # back to zero: no longer holding
         stack.drain()
-    finally:
-        function.invoke = original  # type: ignore[method-assign]
     end = start + timedelta(days=3, hours=13)
     (activity,) = rows(api, "/v1/reports/program-activity")
     assert (activity["event_count"], activity["unique_participants"], activity["rule_count"]) == (4, 4, 1)
@@ -94,7 +83,7 @@ def test_events_earners_and_holders_are_counted_once_whatever_the_stream_redeliv
     records = [r for event in delivered for r in event["Records"]]
     assert {r["dynamodb"]["NewImage"]["entity"]["S"] for r in records} >= {"JOURNAL_ENTRY", "BALANCE", "EVENT"}
     for event in delivered:
-        assert original(event) == {"batchItemFailures": []}
+        assert stack.functions["LedgerTotalsFunction"].invoke(event) == {"batchItemFailures": []}
     assert _answers(api, start, end) == before
 
 

@@ -5,7 +5,6 @@ nothing (the claim per record); a failure reports the records from the first one
 
 from __future__ import annotations
 
-import copy
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator
@@ -29,6 +28,7 @@ from scrip.storage import keys, listing
 from scrip.storage import lots as lot_store
 from scrip_local.metering import DynamoMeter
 from scrip_local.stack import LocalStack
+from tests import stream_deliveries
 from tests.integration.automation_helpers import stream_record
 from tests.integration.ledger_world import make_assets
 
@@ -128,21 +128,13 @@ class _World:
 
     def drain(self) -> None:
         """Deliver the stream, keeping the batches this organization's lot records came in."""
-        function = self.stack.functions[FUNCTION]
-        original = function.invoke
+        with stream_deliveries.recorded(self.stack, FUNCTION) as delivered:
+            self.stack.drain()
         mine = f"ORG#{self.org}#"
-
-        def recording(event: Any) -> Any:
+        for event in delivered:
             records = [r for r in event["Records"] if str(r["dynamodb"]["Keys"]["PK"]["S"]).startswith(mine)]
             if records:
-                self.delivered.append(copy.deepcopy({"Records": records}))
-            return original(event)
-
-        function.invoke = recording  # type: ignore[method-assign]
-        try:
-            self.stack.drain()
-        finally:
-            function.invoke = original  # type: ignore[method-assign]
+                self.delivered.append({"Records": records})
 
     def check(self, **filters: str) -> None:
         """The index says what the lots say (with the filters the service will pass)."""
